@@ -1,0 +1,90 @@
+"""The seam for error-body shapes: a `Document` in, an `Extracted` (or None) out.
+
+A recognizer is any callable ``(Document) -> Extracted | None`` with a ``name``.
+It returns None when the body is not its shape, and it must never raise (the
+registry guards it anyway). Recognizers are tried in registry order; the first
+that answers wins, so specific shapes come before generic ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from errorkit._headers import Headers
+from errorkit._info import Category
+
+
+class _NotJSON:
+    """Sentinel: the body is not a JSON document."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+NOT_JSON = _NotJSON()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Document:
+    """One response body, decoded once, handed to every recognizer.
+
+    Attributes:
+        status: the HTTP status (0 when unknown).
+        headers: lower-cased header names -> values.
+        media_type: the Content-Type without parameters, lower-cased ('' if absent).
+        text: the body decoded as text (bounded, invalid bytes replaced).
+        json: the decoded JSON value, or `NOT_JSON`.
+    """
+
+    status: int
+    headers: Headers
+    media_type: str
+    text: str
+    json: object = NOT_JSON
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extracted:
+    """What a recognizer found in a body. Every field but `format` is optional.
+
+    Attributes:
+        format: the recognised shape's name (``problem+json``, ``google``...).
+        message: the primary message (the first error where there are several).
+        code: machine-readable code.
+        type: machine-readable type or class.
+        details: the other errors / field violations.
+        retry_after: seconds to wait, from a body field.
+        retry_after_source: which field (``body:error.retryAfter``).
+        request_id: a request id carried in the body.
+        status: the status the body claims, when it carries one.
+        category: the category the shape itself states (Slack ``ratelimited``,
+            Kubernetes reason ``TooManyRequests``...), when it does.
+        retryable: an explicit retryability statement in the body, when any.
+        in_band: True when the body reports an error inside a 2xx response
+            (Slack ``ok: false``, GraphQL ``errors`` without data).
+    """
+
+    format: str
+    message: str | None = None
+    code: str | None = None
+    type: str | None = None
+    details: tuple[object, ...] = ()
+    retry_after: float | None = None
+    retry_after_source: str | None = None
+    request_id: str | None = None
+    status: int | None = None
+    category: Category | None = None
+    retryable: bool | None = None
+    in_band: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Recognizer(Protocol):
+    """Turns a `Document` of its own shape into an `Extracted`, else None."""
+
+    name: str
+
+    def __call__(self, doc: Document, /) -> Extracted | None: ...
