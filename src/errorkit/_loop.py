@@ -118,7 +118,7 @@ def attempts(
             has_idempotency_key=has_idempotency_key,
         )
         if decision.retry and budget is not None and not budget.try_spend():
-            decision = Decision(False, 0.0, Reason.BUDGET_EXHAUSTED, "retry budget exhausted")
+            decision = decision.refused_by_budget()
         if not decision.retry:
             _log_stop(decision, method, url, attempt)
             return Final(result, attempt, decision)

@@ -1,0 +1,139 @@
+"""Exceptions that are errorkit's and a stack's own at once.
+
+With ``raise_for_status=True`` an adapter raises, say, a ``RateLimitError`` that
+is also a ``requests.HTTPError``, so ``except requests.HTTPError`` clauses that
+callers already wrote keep working. `compatible` builds such a class once per
+pair of bases; `build` makes an instance with both bases initialized::
+
+    build(RateLimitError, requests.HTTPError, info, response=r, attempts=3,
+          foreign_kwargs={"response": r})
+
+This module imports no stack: the stack's class is an argument. In the built
+class errorkit's base comes first in the MRO, so ``str()``, ``repr()``,
+``.info``, ``.attempts`` and ``.response`` are errorkit's, while attributes only
+the stack defines (``.request``, aiohttp's ``.request_info``) are the stack's.
+Instances pickle by naming their two bases, which are both importable; the live
+stack objects they hold (response, request, request_info, history, headers)
+come back as None (``()`` for history).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from errorkit._exceptions import APIError, describe, pickle_state, restore
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from errorkit._info import ErrorInfo
+
+E = TypeVar("E", bound=APIError)
+
+_cache: dict[tuple[type[APIError], type[BaseException]], type[APIError]] = {}
+_lock = threading.Lock()
+
+
+def compatible(errorkit_cls: type[E], foreign_cls: type[BaseException]) -> type[E]:
+    """The class deriving from `errorkit_cls` and `foreign_cls`, built once and cached.
+
+    It is named like ``RateLimitError[requests.HTTPError]`` (module
+    ``errorkit._compat``). When `errorkit_cls` already derives from `foreign_cls`,
+    `errorkit_cls` itself is returned.
+    """
+    _check_class(errorkit_cls, APIError, "an errorkit exception class")
+    _check_class(foreign_cls, BaseException, "an exception class")
+    if issubclass(foreign_cls, APIError):
+        raise TypeError(f"{foreign_cls.__qualname__} is already an errorkit exception")
+    if issubclass(errorkit_cls, foreign_cls):
+        return errorkit_cls
+    key = (errorkit_cls, foreign_cls)
+    found = _cache.get(key)
+    if found is None:
+        with _lock:  # two threads racing must still get one class, or isinstance breaks
+            found = _cache.get(key) or _cache.setdefault(key, _make(errorkit_cls, foreign_cls))
+    return cast("type[E]", found)
+
+
+def build(  # noqa: PLR0913 - both bases' arguments, kept keyword-only
+    errorkit_cls: type[E],
+    foreign_cls: type[BaseException],
+    info: ErrorInfo,
+    *,
+    response: Any = None,
+    attempts: int = 1,
+    foreign_args: tuple[Any, ...] = (),
+    foreign_kwargs: Mapping[str, Any] | None = None,
+) -> E:
+    """An instance of ``compatible(errorkit_cls, foreign_cls)`` with both bases set up.
+
+    `foreign_cls`'s ``__init__`` runs first with `foreign_args` and
+    `foreign_kwargs` (when `foreign_args` is empty, errorkit's message is its one
+    positional argument), then errorkit's part, so `.response`, `.info`,
+    `.attempts` and ``str()`` are errorkit's.
+    """
+    cls = compatible(errorkit_cls, foreign_cls)
+    if cls is errorkit_cls:
+        return errorkit_cls(info, response=response, attempts=attempts)
+    return cls(  # type: ignore[call-arg]  # the built class's __init__ takes these
+        info,
+        response=response,
+        attempts=attempts,
+        foreign_args=foreign_args,
+        foreign_kwargs=foreign_kwargs,
+    )
+
+
+def _check_class(value: object, base: type, what: str) -> None:
+    # Typed callers cannot get this wrong; untyped ones get a clear error, not an MRO one.
+    if not (isinstance(value, type) and issubclass(value, base)):
+        raise TypeError(f"{value!r} is not {what}")
+
+
+def name_of(foreign_cls: type[BaseException]) -> str:
+    """``requests.HTTPError``: the top-level package and the class's qualified name."""
+    package = foreign_cls.__module__.partition(".")[0]
+    return (
+        foreign_cls.__qualname__
+        if package == "builtins"
+        else f"{package}.{foreign_cls.__qualname__}"
+    )
+
+
+def _make(errorkit_cls: type[APIError], foreign_cls: type[BaseException]) -> type[APIError]:
+    def __init__(  # noqa: N807, PLR0913 - the built class's __init__: both bases' arguments
+        self: APIError,
+        info: ErrorInfo,
+        *,
+        response: Any = None,
+        attempts: int = 1,
+        foreign_args: tuple[Any, ...] = (),
+        foreign_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        args = foreign_args or (describe(info, attempts),)
+        # Not super(): each base's __init__ has its own signature (aiohttp's takes
+        # request_info and history; requests' pops response/request from kwargs).
+        foreign_cls.__init__(self, *args, **dict(foreign_kwargs or {}))
+        self._errorkit_set(info, response, attempts)
+
+    def __reduce__(self: APIError) -> tuple[Any, ...]:  # noqa: N807
+        return (_restore, (errorkit_cls, foreign_cls, pickle_state(self)))
+
+    namespace = {
+        "__module__": __name__,
+        "__qualname__": f"{errorkit_cls.__name__}[{name_of(foreign_cls)}]",
+        "__doc__": f"`{errorkit_cls.__name__}` that is also a `{name_of(foreign_cls)}`.",
+        "__init__": __init__,
+        "__reduce__": __reduce__,
+        # The foreign base may define its own (aiohttp, OSError): errorkit's win.
+        "__str__": APIError.__str__,
+        "__repr__": APIError.__repr__,
+    }
+    return type(errorkit_cls.__name__, (errorkit_cls, foreign_cls), namespace)
+
+
+def _restore(
+    errorkit_cls: type[APIError], foreign_cls: type[BaseException], state: dict[str, Any]
+) -> APIError:
+    return restore(compatible(errorkit_cls, foreign_cls), state)

@@ -1,0 +1,336 @@
+"""RetryBudget: the floor, the ratio, window expiry, counters, threads and tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import pickle
+import random
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from errorkit._budget import BudgetStats, RetryBudget
+from errorkit._clock import CLOCK
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def spend_all(budget: RetryBudget, limit: int = 10_000) -> int:
+    granted = 0
+    while granted < limit and budget.try_spend():
+        granted += 1
+    return granted
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    """The defaults are 10 % of requests plus 1 retry/s over a 10 s window."""
+    budget = RetryBudget()
+    assert (budget.ratio, budget.min_per_second, budget.window) == (0.25, 1.0, 10.0)
+
+
+def test_floor_allows_retries_at_idle() -> None:
+    """With no traffic at all, min_per_second x window retries are still granted."""
+    budget = RetryBudget(ratio=0.1, clock=FakeClock())
+    assert spend_all(budget) == 10
+    assert budget.try_spend() is False
+
+
+def test_ratio_adds_to_the_floor() -> None:
+    """100 recorded requests add 10 % of 100 retries on top of the floor."""
+    budget = RetryBudget(ratio=0.1, clock=FakeClock())
+    for _ in range(100):
+        budget.record_request()
+    assert spend_all(budget) == 20
+
+
+def test_float_rounding_does_not_cost_a_retry() -> None:
+    """0.1 x 30 requests grants exactly 3 retries above the floor, not 2."""
+    budget = RetryBudget(ratio=0.1, min_per_second=0.0, clock=FakeClock())
+    for _ in range(30):
+        budget.record_request()
+    assert spend_all(budget) == 3
+
+
+def test_zero_ratio_and_zero_floor_never_allow_a_retry() -> None:
+    """ratio=0 and min_per_second=0 make a budget that refuses every retry."""
+    budget = RetryBudget(ratio=0.0, min_per_second=0.0, clock=FakeClock())
+    for _ in range(1000):
+        budget.record_request()
+    assert budget.try_spend() is False
+    assert budget.retries_refused == 1
+
+
+@pytest.mark.parametrize("rate", [1, 2, 5, 20, 100, 1000])
+def test_outage_retries_stay_within_ratio_and_floor(rate: int) -> None:
+    """In a full outage every trailing window keeps retries <= ratio x requests + floor."""
+    clock = FakeClock()
+    budget = RetryBudget(ratio=0.1, clock=clock)
+    requests: list[int] = []
+    retries: list[int] = []
+    for _second in range(60):
+        sent = granted = 0
+        for _ in range(rate):
+            budget.record_request()
+            sent += 1
+            for _retry in range(2):  # max_attempts=3: two retries wanted, all fail
+                if not budget.try_spend():
+                    break
+                granted += 1
+        requests.append(sent)
+        retries.append(granted)
+        clock.advance(1.0)
+    for end in range(len(requests)):
+        start = max(0, end - 9)
+        assert sum(retries[start : end + 1]) <= 0.1 * sum(requests[start : end + 1]) + 10 + 1e-9
+    amplification = (sum(requests) + sum(retries)) / sum(requests)
+    assert amplification <= min(3.0, 1.1 + 60 / sum(requests)) + 1e-9
+
+
+def test_outage_amplification_meets_the_target_from_twenty_requests_per_second() -> None:
+    """With the defaults, at 20 requests/s in a full outage the server sees <= 1.3 attempts
+    per request."""
+    clock = FakeClock()
+    budget = RetryBudget(clock=clock)
+    attempts = 0
+    for _second in range(600):
+        for _ in range(20):
+            budget.record_request()
+            attempts += 1 + sum(1 for _ in range(2) if budget.try_spend())
+        clock.advance(1.0)
+    assert attempts / (600 * 20) <= 1.3
+
+
+def test_a_twenty_percent_failure_rate_gets_nearly_every_retry_it_needs() -> None:
+    """With the defaults, a 3-attempt policy facing 20 % failures loses under 1 % of its
+    requests to refused retries (only at the random peaks of the failure rate)."""
+    clock = FakeClock()
+    budget = RetryBudget(clock=clock)
+    rng = random.Random(5)
+    for _second in range(300):
+        for _ in range(50):
+            budget.record_request()
+            for _retry in range(2):
+                if rng.random() >= 0.2 or not budget.try_spend():
+                    break  # this attempt succeeded, or its retry was refused
+        clock.advance(1.0)
+    stats = budget.stats()
+    assert stats.retries_refused < 0.01 * stats.requests
+
+
+def test_retries_come_back_one_window_later() -> None:
+    """Spent retries expire after `window` seconds, not before."""
+    clock = FakeClock(0.0)
+    budget = RetryBudget(clock=clock)
+    assert spend_all(budget) == 10
+    clock.advance(5.0)
+    assert budget.try_spend() is False
+    clock.advance(5.0)
+    assert spend_all(budget) == 10
+
+
+def test_requests_expire_bucket_by_bucket() -> None:
+    """Only requests inside the trailing window raise the allowance."""
+    clock = FakeClock(0.0)
+    budget = RetryBudget(ratio=0.1, min_per_second=0.0, clock=clock)
+    for _ in range(100):
+        budget.record_request()
+    clock.advance(5.0)
+    for _ in range(50):
+        budget.record_request()
+    clock.advance(5.5)  # t = 10.5: the t = 0 bucket has expired, the t = 5 one has not
+    assert budget.available() == 5
+
+
+def test_a_long_idle_period_clears_every_bucket() -> None:
+    """After more than a window of silence, the window holds nothing but the floor."""
+    clock = FakeClock()
+    budget = RetryBudget(clock=clock)
+    for _ in range(1000):
+        budget.record_request()
+    spend_all(budget)
+    clock.advance(3600.0)
+    assert budget.available() == 10
+
+
+def test_a_clock_stepping_back_keeps_counting() -> None:
+    """A clock that goes backwards neither raises nor loses counts."""
+    clock = FakeClock(100.0)
+    budget = RetryBudget(clock=clock)
+    budget.record_request()
+    clock.advance(-50.0)
+    budget.record_request()
+    assert budget.requests == 2
+    assert budget.try_spend() is True
+
+
+def test_default_clock_is_read_through_the_clock_seam(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a clock argument the budget follows errorkit._clock.CLOCK.monotonic."""
+    fake = FakeClock(0.0)
+    monkeypatch.setattr(CLOCK, "monotonic", fake)
+    budget = RetryBudget()
+    spend_all(budget)
+    fake.advance(10.0)
+    assert budget.try_spend() is True
+
+
+def test_counters_and_snapshot_agree() -> None:
+    """stats() is a frozen (requests, allowed, refused) snapshot matching the properties."""
+    budget = RetryBudget(min_per_second=0.1, clock=FakeClock())
+    budget.record_request()
+    budget.record_request()
+    assert budget.try_spend() is True
+    assert budget.try_spend() is False
+    stats = budget.stats()
+    assert stats == BudgetStats(requests=2, retries_allowed=1, retries_refused=1)
+    assert (budget.requests, budget.retries_allowed, budget.retries_refused) == tuple(stats)
+    with pytest.raises(AttributeError):
+        stats.requests = 5  # type: ignore[misc]
+
+
+def test_available_does_not_spend() -> None:
+    """available() reports what try_spend would grant without granting it."""
+    budget = RetryBudget(ratio=0.1, clock=FakeClock())
+    assert budget.available() == 10
+    assert budget.available() == 10
+    assert budget.stats() == BudgetStats(0, 0, 0)
+
+
+def test_repr_shows_settings_and_counters() -> None:
+    """The repr names every setting and counter."""
+    budget = RetryBudget(ratio=0.2, min_per_second=0.5, window=30.0, clock=FakeClock())
+    budget.record_request()
+    assert repr(budget) == (
+        "RetryBudget(ratio=0.2, min_per_second=0.5, window=30.0, requests=1, "
+        "retries_allowed=0, retries_refused=0)"
+    )
+
+
+def test_pickled_copy_keeps_settings_and_drops_history() -> None:
+    """A budget sent to another process starts fresh with the same settings."""
+    budget = RetryBudget(ratio=0.3, min_per_second=2.0, window=5.0)
+    budget.record_request()
+    copy = pickle.loads(pickle.dumps(budget))  # noqa: S301 - our own bytes, just dumped
+    assert (copy.ratio, copy.min_per_second, copy.window) == (0.3, 2.0, 5.0)
+    assert copy.stats() == BudgetStats(0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"ratio": -0.1}, "ratio"),
+        ({"ratio": math.nan}, "ratio"),
+        ({"ratio": math.inf}, "ratio"),
+        ({"ratio": "0.1"}, "ratio"),
+        ({"ratio": True}, "ratio"),
+        ({"min_per_second": -1.0}, "min_per_second"),
+        ({"min_per_second": math.inf}, "min_per_second"),
+        ({"window": 0.0}, "window"),
+        ({"window": -10.0}, "window"),
+        ({"window": math.inf}, "window"),
+        ({"window": None}, "window"),
+        ({"clock": 12}, "clock"),
+    ],
+)
+def test_bad_settings_raise_a_value_error_naming_them(kwargs: dict[str, object], name: str) -> None:
+    """Each invalid argument raises ValueError whose message starts with its name."""
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        RetryBudget(**kwargs)  # type: ignore[arg-type]
+
+
+def test_threads_hammering_it_keep_counts_consistent() -> None:
+    """16 threads recording and spending at once lose no count and never overspend."""
+    budget = RetryBudget(ratio=0.1, clock=FakeClock())
+    per_thread = 2000
+    start = threading.Barrier(16)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(per_thread):
+            budget.record_request()
+            budget.try_spend()
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    requests, allowed, refused = budget.stats()
+    assert requests == 16 * per_thread
+    assert allowed + refused == 16 * per_thread
+    assert allowed <= 0.1 * requests + 10
+
+
+def test_threads_racing_for_the_last_retries_get_exactly_the_allowance() -> None:
+    """With 1000 requests recorded, 16 racing threads are granted exactly 110 retries."""
+    budget = RetryBudget(ratio=0.1, clock=FakeClock())
+    for _ in range(1000):
+        budget.record_request()
+    granted: list[int] = []
+    start = threading.Barrier(16)
+
+    def work() -> None:
+        start.wait()
+        granted.append(sum(1 for _ in range(50) if budget.try_spend()))
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(granted) == 110
+    assert budget.stats() == BudgetStats(1000, 110, 16 * 50 - 110)
+
+
+async def test_asyncio_tasks_share_one_budget() -> None:
+    """100 tasks that record, yield and spend are granted exactly the allowance."""
+    budget = RetryBudget(ratio=0.1, clock=FakeClock())
+
+    async def task() -> bool:
+        budget.record_request()
+        await asyncio.sleep(0)
+        return budget.try_spend()
+
+    results = await asyncio.gather(*(task() for _ in range(100)))
+    assert sum(results) == 20
+    assert budget.stats() == BudgetStats(100, 20, 80)
+
+
+# An operation for the reference-model test: ("request" | "retry", seconds to advance).
+_OPS = st.lists(st.tuples(st.sampled_from(["request", "retry"]), st.floats(0.0, 4.0)), max_size=200)
+
+
+@given(ops=_OPS, ratio=st.floats(0.0, 1.0), floor=st.floats(0.0, 3.0))
+def test_matches_a_naive_sliding_window_model(
+    ops: list[tuple[str, float]], ratio: float, floor: float
+) -> None:
+    """Every grant and refusal matches a model that rescans all events in the window."""
+    clock = FakeClock(0.0)
+    budget = RetryBudget(ratio=ratio, min_per_second=floor, window=10.0, clock=clock)
+    events: list[tuple[int, str]] = []
+    for kind, step in ops:
+        clock.advance(step)
+        bucket = math.floor(clock.now / 1.0)
+        recent = [k for b, k in events if b > bucket - 10]
+        if kind == "request":
+            budget.record_request()
+            events.append((bucket, "request"))
+            continue
+        allowance = ratio * recent.count("request") + floor * 10.0 + 1e-9
+        expected = recent.count("retry") + 1 <= allowance
+        assert budget.try_spend() is expected
+        if expected:
+            events.append((bucket, "retry"))
