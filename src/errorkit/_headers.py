@@ -1,52 +1,97 @@
-"""Header access that tolerates whatever a caller or a stack hands us."""
+"""Header access that tolerates whatever a caller or a stack hands us.
+
+Accepted: any mapping (``dict``, requests' ``CaseInsensitiveDict``, urllib3's
+``HTTPHeaderDict``), any multi-dict (httpx ``Headers.multi_items()``, aiohttp's
+``CIMultiDictProxy``, ``http.client.HTTPMessage``), an iterable of
+``(name, value)`` pairs or of ``"Name: value"`` lines, and a raw header block as
+str or bytes. Names and values may be str or bytes (latin-1, as on the wire);
+numbers are accepted as values, and a list of values under one name counts as
+repeated fields. Anything else is skipped one pair at a time: a bad pair never
+costs the good ones.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from typing import Any
 
 #: Longest header value looked at; longer values are cut, never parsed whole.
 MAX_HEADER_VALUE = 8192
 #: Most header fields looked at; a flood of fields is cut, never walked whole.
 MAX_HEADER_FIELDS = 512
+#: Longest raw header block (str or bytes) looked at.
+MAX_HEADER_BLOCK = 64 * 1024
 
 Headers = dict[str, str]
 """Lower-cased field name -> value (repeated fields joined with ", ")."""
+
+_SCALARS = (str, bytes, bytearray, int, float)
 
 
 def normalize_headers(headers: object) -> Headers:
     """Return lower-cased headers from a mapping, a multi-dict or a list of pairs.
 
+    Repeated fields are joined with ", " (RFC 9110 5.3) and every value is cut at
+    `MAX_HEADER_VALUE` characters; at most `MAX_HEADER_FIELDS` items are read.
     Never raises: items that are not (name, value) pairs of str/bytes are skipped.
     """
-    if not headers:
-        return {}
     out: Headers = {}
     try:
-        for count, (name, value) in enumerate(_pairs(headers)):
-            if count >= MAX_HEADER_FIELDS:
-                break
-            key = _text(name).strip().lower()
-            val = _text(value)[:MAX_HEADER_VALUE].strip()
-            if not key:
-                continue
-            out[key] = f"{out[key]}, {val}" if key in out else val
+        items = islice(_raw_items(headers), MAX_HEADER_FIELDS)
+        for item in items:
+            _add(out, item)
     except Exception:  # noqa: BLE001 - a hostile headers object must not make parse() raise
         return out
     return out
 
 
-def _pairs(headers: object) -> Iterable[tuple[Any, Any]]:
-    items = getattr(headers, "multi_items", None) or getattr(headers, "items", None)
+def _raw_items(headers: object) -> Iterable[object]:
+    if headers is None:
+        return ()
+    if isinstance(headers, (str, bytes, bytearray)):
+        return _text(headers[:MAX_HEADER_BLOCK]).splitlines()
+    # httpx.Headers: multi_items() keeps repeated fields apart; items() of every
+    # other multi-dict (aiohttp, urllib3, HTTPMessage) already yields each one.
+    multi = getattr(headers, "multi_items", None)
+    if callable(multi):
+        return _iterate(multi())
+    items = getattr(headers, "items", None)
     if isinstance(headers, Mapping) or callable(items):
-        raw: Iterable[Any] = items() if callable(items) else ()
-    elif isinstance(headers, Iterable) and not isinstance(headers, (str, bytes)):
-        raw = headers
-    else:
-        return
-    for item in raw:
-        if isinstance(item, (tuple, list)) and len(item) == 2:
-            yield item[0], item[1]
+        return _iterate(items()) if callable(items) else ()
+    return _iterate(headers)
+
+
+def _iterate(raw: object) -> Iterator[object]:
+    if isinstance(raw, Iterable) and not isinstance(raw, (str, bytes, bytearray)):
+        yield from raw
+
+
+def _add(out: Headers, item: object) -> None:
+    try:
+        pair = _pair(item)
+        if pair is None:
+            return
+        name, value = pair
+        key = _text(name).strip().lower()
+        if not key or not isinstance(value, (*_SCALARS, list, tuple)):
+            return
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        for one in values:
+            val = _text(one)[:MAX_HEADER_VALUE].strip()
+            old = out.get(key)
+            out[key] = val if old is None else f"{old}, {val}"[:MAX_HEADER_VALUE]
+    except Exception:  # noqa: BLE001, S110 - one bad pair is skipped, not the whole set
+        pass
+
+
+def _pair(item: object) -> tuple[Any, Any] | None:
+    if isinstance(item, (tuple, list)):
+        return (item[0], item[1]) if len(item) == 2 else None
+    if isinstance(item, (str, bytes, bytearray)):
+        name, sep, value = _text(item).partition(":")
+        return (name, value) if sep and name.strip() else None
+    return None
 
 
 def _text(value: object) -> str:
@@ -56,4 +101,4 @@ def _text(value: object) -> str:
         return bytes(value).decode("latin-1")
     if isinstance(value, (int, float)):
         return str(value)
-    raise TypeError("not a header value")
+    raise TypeError("not a header name or value")

@@ -53,7 +53,7 @@ def _parse(status: object, headers: object, body: object, max_body: int) -> Erro
         return None
     hints = read_hints(heads)
     category, retryable, reason = classify(code, found, hints)
-    retry_after, source = _retry_after(hints, found)
+    retry_after, source = _retry_after(code, hints, found)
     message = escape_control(found.message or _default_message(code, category), MAX_MESSAGE)
     return ErrorInfo(
         status=code,
@@ -83,11 +83,18 @@ def _status(status: object) -> int | None:
     return status if 100 <= status <= 999 else None
 
 
-def _retry_after(hints: ServerHints, found: Extracted) -> tuple[float | None, str | None]:
+def _retry_after(
+    status: int | None, hints: ServerHints, found: Extracted
+) -> tuple[float | None, str | None]:
     # Headers are the protocol's own channel: they win over a body field.
     if hints.retry_after is not None:
         return hints.retry_after, hints.retry_after_source
-    return found.retry_after, found.retry_after_source if found.retry_after is not None else None
+    if found.retry_after is not None:
+        return found.retry_after, found.retry_after_source
+    # A 429/503 that only says when its rate-limit window resets: that is the wait.
+    if status in (429, 503) and hints.rate_limit_reset is not None:
+        return hints.rate_limit_reset, "header:rate-limit-reset"
+    return None, None
 
 
 def _default_message(status: int | None, category: Category) -> str:

@@ -258,7 +258,10 @@ class _PrefixedRaw:
         if self._prefix:
             head, self._prefix = self._prefix, b""
             yield head
-        yield from self._raw.stream(amt, decode_content=decode_content)
+        # read(), not stream(): urllib3's stream() parses chunked framing itself and
+        # would start mid-chunk after the peek's read().
+        while data := self._raw.read(amt, decode_content=decode_content):
+            yield data
 
 
 def _discard(response: requests.Response) -> None:

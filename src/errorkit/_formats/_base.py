@@ -9,10 +9,11 @@ that answers wins, so specific shapes come before generic ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from errorkit._headers import Headers
-from errorkit._info import Category
+if TYPE_CHECKING:
+    from errorkit._headers import Headers
+    from errorkit._info import Category
 
 
 class _NotJSON:

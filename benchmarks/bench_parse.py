@@ -1,0 +1,337 @@
+"""What parsing an error body costs, next to what decoding its JSON alone costs.
+
+For one representative body per format family, prints the median microseconds of
+one `errorkit.parse(status, headers, body)` call, of the body-shape seam alone
+(`recognize(build_document(...))`) and of `json.loads(body)`, and the ratios to
+`json.loads`. The target is a whole `parse()` under 2x `json.loads` for typical
+error bodies. While `parse()` cannot run end to end, its column stays empty.
+
+Usage: python benchmarks/bench_parse.py [--json out.json] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import timeit
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import errorkit
+from errorkit._formats import MAX_BODY, build_document, recognize
+from errorkit._headers import normalize_headers
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+JSON = {"Content-Type": "application/json"}
+
+SAMPLES: dict[str, tuple[int, dict[str, str], object]] = {
+    "agents": (
+        429,
+        JSON,
+        {
+            "error": {
+                "code": "rate_limit_exceeded",
+                "message": "Too many requests. Please retry after 60 seconds.",
+                "status": 429,
+                "retryAfter": 60,
+            }
+        },
+    ),
+    "onecli": (
+        401,
+        JSON,
+        {"error": {"message": "Invalid API key or token.", "type": "authentication_error"}},
+    ),
+    "problem+json": (
+        403,
+        {"Content-Type": "application/problem+json"},
+        {
+            "type": "https://example.com/probs/out-of-credit",
+            "title": "You do not have enough credit.",
+            "status": 403,
+            "detail": "Your current balance is 30, but that costs 50.",
+            "instance": "/account/12345/msgs/abc",
+        },
+    ),
+    "google": (
+        429,
+        JSON,
+        {
+            "error": {
+                "code": 429,
+                "message": "You exceeded your current quota, please check your plan.",
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                        "violations": [{"quotaMetric": "requests", "quotaId": "PerMinute"}],
+                    },
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "43s"},
+                ],
+            }
+        },
+    ),
+    "aws": (
+        400,
+        {"Content-Type": "application/x-amz-json-1.0"},
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+            "message": "Rate of requests exceeds the allowed throughput.",
+        },
+    ),
+    "aws-xml": (
+        503,
+        {"Content-Type": "application/xml"},
+        (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+            "<Message>Please reduce your request rate.</Message>"
+            "<RequestId>7B5D2C</RequestId><HostId>x</HostId></Error>"
+        ),
+    ),
+    "azure": (
+        401,
+        JSON,
+        {
+            "error": {
+                "code": "InvalidAuthenticationToken",
+                "message": "Access token is empty.",
+                "innerError": {"date": "2024-05-01T12:00:00", "request-id": "0a1b2c3d"},
+            }
+        },
+    ),
+    "stripe": (
+        404,
+        JSON,
+        {
+            "error": {
+                "code": "resource_missing",
+                "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
+                "message": "No such customer: 'cus_123'",
+                "param": "id",
+                "type": "invalid_request_error",
+            }
+        },
+    ),
+    "github": (
+        422,
+        JSON,
+        {
+            "message": "Validation Failed",
+            "errors": [{"resource": "Issue", "field": "title", "code": "missing_field"}],
+            "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue",
+            "status": "422",
+        },
+    ),
+    "openai": (
+        429,
+        JSON,
+        {
+            "error": {
+                "message": "Rate limit reached for gpt-4 on requests per min (RPM): Limit 3.",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        },
+    ),
+    "anthropic": (
+        529,
+        JSON,
+        {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded"},
+            "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy",
+        },
+    ),
+    "oauth": (
+        400,
+        JSON,
+        {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+    ),
+    "graphql": (
+        200,
+        JSON,
+        {
+            "errors": [
+                {
+                    "message": "You must be logged in",
+                    "locations": [{"line": 2, "column": 3}],
+                    "path": ["me"],
+                    "extensions": {"code": "UNAUTHENTICATED"},
+                }
+            ],
+            "data": None,
+        },
+    ),
+    "jsonapi": (
+        422,
+        {"Content-Type": "application/vnd.api+json"},
+        {
+            "errors": [
+                {
+                    "status": "422",
+                    "source": {"pointer": "/data/attributes/firstName"},
+                    "title": "Invalid Attribute",
+                    "detail": "First name must contain at least two characters.",
+                }
+            ]
+        },
+    ),
+    "fastapi": (
+        422,
+        JSON,
+        {
+            "detail": [
+                {"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": {}}
+            ]
+        },
+    ),
+    "drf": (
+        400,
+        JSON,
+        {"username": ["This field is required."], "email": ["Enter a valid email address."]},
+    ),
+    "kubernetes": (
+        429,
+        JSON,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "Too many requests, please try again later.",
+            "reason": "TooManyRequests",
+            "details": {"retryAfterSeconds": 1},
+            "code": 429,
+        },
+    ),
+    "cloudflare": (
+        403,
+        JSON,
+        {
+            "success": False,
+            "errors": [{"code": 10000, "message": "Authentication error"}],
+            "messages": [],
+            "result": None,
+        },
+    ),
+    "discord": (
+        429,
+        JSON,
+        {"message": "You are being rate limited.", "retry_after": 64.57, "global": False},
+    ),
+    "slack": (200, JSON, {"ok": False, "error": "ratelimited"}),
+    "huggingface": (
+        503,
+        JSON,
+        {"error": "Model bigscience/bloom is currently loading", "estimated_time": 20.0},
+    ),
+    "json (unknown)": (400, JSON, {"message": "Invalid input", "code": "BAD_INPUT"}),
+    "html": (
+        502,
+        {"Content-Type": "text/html"},
+        (
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+            "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n"
+        ),
+    ),
+    "text": (503, {"Content-Type": "text/plain"}, "upstream connect error or disconnect"),
+    "empty": (503, {}, ""),
+}
+
+
+def _body(raw: object) -> bytes:
+    return (raw if isinstance(raw, str) else json.dumps(raw)).encode()
+
+
+def _median_us(call: Callable[[], object], quick: bool) -> float:
+    """Median microseconds per call over bounded, timeit-style repeated runs."""
+    timer = timeit.Timer(call)
+    number, _ = timer.autorange()  # enough calls for about 0.2 s
+    number = max(1, number // 10) if quick else number
+    runs = timer.repeat(repeat=3 if quick else 7, number=number)
+    return statistics.median(runs) / number * 1e6
+
+
+def _parse_works() -> bool:
+    """True once `errorkit.parse` runs end to end (its collaborators are no stubs)."""
+    status, headers, raw = SAMPLES["agents"]
+    try:
+        info = errorkit.parse(status, headers, _body(raw))
+    except Exception:
+        return False
+    return info is not None and info.format != "unparsed"
+
+
+def _row(name: str, quick: bool, parse_works: bool) -> dict[str, Any]:
+    status, headers, raw = SAMPLES[name]
+    body = _body(raw)
+    heads = normalize_headers(headers)
+    found = recognize(build_document(status, heads, body, MAX_BODY))
+    row: dict[str, Any] = {"family": name, "format": found.format, "bytes": len(body)}
+    row["seam_us"] = _median_us(
+        lambda: recognize(build_document(status, heads, body, MAX_BODY)), quick
+    )
+    row["parse_us"] = (
+        _median_us(lambda: errorkit.parse(status, headers, body), quick) if parse_works else None
+    )
+    try:
+        json.loads(body)
+    except ValueError:
+        row["json_us"] = None
+    else:
+        row["json_us"] = _median_us(lambda: json.loads(body), quick)
+    for key in ("seam", "parse"):
+        mine, base = row[f"{key}_us"], row["json_us"]
+        row[f"{key}_ratio"] = mine / base if mine is not None and base else None
+    return row
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'family':<15} {'format':<13} {'bytes':>5} {'json.loads':>10} "
+        f"{'seam':>8} {'x':>5} {'parse':>8} {'x':>5}"
+    )
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        print(
+            f"{row['family']:<15} {row['format']:<13} {row['bytes']:>5} "
+            f"{_cell(row['json_us'], '10.2f')} {_cell(row['seam_us'], '8.2f')} "
+            f"{_cell(row['seam_ratio'], '5.2f')} {_cell(row['parse_us'], '8.2f')} "
+            f"{_cell(row['parse_ratio'], '5.2f')}"
+        )
+    for key in ("seam", "parse"):
+        ratios = [row[f"{key}_ratio"] for row in rows if row[f"{key}_ratio"] is not None]
+        if ratios:
+            print(f"median {key} / json.loads over JSON bodies: {statistics.median(ratios):.2f}x")
+    print("(microseconds per call, medians; x = ratio to json.loads of the same body)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    args = parser.parse_args(argv)
+    parse_works = _parse_works()
+    rows = [_row(name, args.quick, parse_works) for name in SAMPLES]
+    _print(rows)
+    if not parse_works:
+        print("errorkit.parse() does not run end to end yet: its column is empty.")
+    if args.json:
+        meta = {"python": sys.version.split()[0], "parse_works": parse_works}
+        args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,356 @@
+"""errorkit against the bare client and the usual alternatives, stack by stack.
+
+    python benchmarks/bench_stacks.py [--quick] [--json out.json]
+
+Three measures, all against a FaultServer in a child process on 127.0.0.1:
+
+* overhead: median time per successful request over keep-alive, for the bare
+  client, errorkit's adapter and the alternatives, interleaved round by round
+  (variant order shuffled each round) so that drift hits them all alike;
+* amplification: server attempts per logical request during a full outage
+  (every answer a 503), errorkit's default policy and budget against the
+  alternatives configured for 3 attempts;
+* partial outage: success rate and p50/p99 latency with a seeded 20 % of 503s.
+
+Every loop is bounded by a request count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from _serverproc import reset, server_process, stats
+
+from errorkit import RetryPolicy
+from errorkit.testing import instant_waits
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+Sender = Callable[[str], int]
+"""url -> status; one logical request (async variants run their own loop)."""
+
+
+@dataclass
+class Variant:
+    stack: str
+    name: str
+    make: Callable[[], tuple[Sender, Callable[[], None]]]
+    """-> (send, close)."""
+    is_async: bool = False
+
+
+# -- sync variants -------------------------------------------------------------------------
+
+
+def _requests_session(adapter: Any | None) -> tuple[Sender, Callable[[], None]]:
+    import requests
+
+    session = requests.Session()
+    if adapter is not None:
+        session.mount("http://", adapter)
+    return (lambda url: session.get(url, timeout=5).status_code), session.close
+
+
+def _requests_variants() -> list[Variant]:
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    from errorkit.requests import RetryAdapter
+
+    def u3_retry() -> Retry:
+        return Retry(total=2, backoff_factor=0.1, status_forcelist=RETRY_STATUSES,
+                     raise_on_status=False)
+
+    return [
+        Variant("requests", "bare", lambda: _requests_session(None)),
+        Variant("requests", "errorkit", lambda: _requests_session(RetryAdapter())),
+        Variant("requests", "urllib3 Retry",
+                lambda: _requests_session(HTTPAdapter(max_retries=u3_retry()))),
+        Variant("requests", "tenacity", _requests_tenacity),
+    ]
+
+
+def _requests_tenacity() -> tuple[Sender, Callable[[], None]]:
+    import requests
+    import tenacity
+
+    session = requests.Session()
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(3),
+        wait=tenacity.wait_exponential_jitter(initial=0.1),
+        retry=tenacity.retry_if_result(lambda r: r.status_code in RETRY_STATUSES),
+        retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+    )
+    return (lambda url: retrying(session.get, url, timeout=5).status_code), session.close
+
+
+def _urllib3_variants() -> list[Variant]:
+    import urllib3
+
+    from errorkit.urllib3 import Retry as ErrorkitRetry
+
+    def pool(retries: Any) -> tuple[Sender, Callable[[], None]]:
+        manager = urllib3.PoolManager(retries=retries)
+        return (lambda url: int(manager.request("GET", url, timeout=5.0).status)), manager.clear
+
+    return [
+        Variant("urllib3", "bare", lambda: pool(False)),
+        Variant("urllib3", "errorkit", lambda: pool(ErrorkitRetry())),
+        Variant("urllib3", "urllib3 Retry", lambda: pool(urllib3.Retry(
+            total=2, backoff_factor=0.1, status_forcelist=RETRY_STATUSES,
+            raise_on_status=False))),
+    ]
+
+
+def _httpx_variants() -> list[Variant]:
+    import httpx
+    import httpx_retries
+
+    from errorkit.httpx import RetryTransport
+
+    def client(transport: Any | None) -> tuple[Sender, Callable[[], None]]:
+        c = httpx.Client(transport=transport, timeout=5)
+        return (lambda url: c.get(url).status_code), c.close
+
+    def alternative() -> Any:
+        return httpx_retries.RetryTransport(
+            retry=httpx_retries.Retry(total=2, backoff_factor=0.1))
+
+    return [
+        Variant("httpx", "bare", lambda: client(None)),
+        Variant("httpx", "errorkit", lambda: client(RetryTransport())),
+        Variant("httpx", "httpx-retries", lambda: client(alternative())),
+    ]
+
+
+# -- async variants: each `send` runs a coroutine on the variant's own loop ----------------
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+def _httpx_async_variants() -> list[Variant]:
+    import httpx
+    import httpx_retries
+
+    from errorkit.httpx import AsyncRetryTransport
+
+    def client(make_transport: Callable[[], Any] | None) -> tuple[Sender, Callable[[], None]]:
+        loop = _Loop()
+
+        async def build() -> httpx.AsyncClient:
+            return httpx.AsyncClient(transport=make_transport() if make_transport else None,
+                                     timeout=5)
+
+        c = loop.run(build())
+
+        async def get(url: str) -> int:
+            return (await c.get(url)).status_code
+
+        def close() -> None:
+            loop.run(c.aclose())
+            loop.close()
+
+        return (lambda url: int(loop.run(get(url)))), close
+
+    return [
+        Variant("httpx-async", "bare", lambda: client(None), True),
+        Variant("httpx-async", "errorkit", lambda: client(AsyncRetryTransport), True),
+        Variant("httpx-async", "httpx-retries", lambda: client(
+            lambda: httpx_retries.RetryTransport(
+                retry=httpx_retries.Retry(total=2, backoff_factor=0.1))), True),
+    ]
+
+
+def _aiohttp_variants() -> list[Variant]:
+    import aiohttp
+    import aiohttp_retry
+
+    from errorkit.aiohttp import RetryMiddleware
+
+    def session(kind: str) -> tuple[Sender, Callable[[], None]]:
+        loop = _Loop()
+
+        async def build() -> Any:
+            middlewares = (RetryMiddleware(),) if kind == "errorkit" else ()
+            s = aiohttp.ClientSession(middlewares=middlewares)
+            if kind == "aiohttp-retry":
+                options = aiohttp_retry.ExponentialRetry(
+                    attempts=3, start_timeout=0.1, statuses=set(RETRY_STATUSES))
+                return s, aiohttp_retry.RetryClient(client_session=s, retry_options=options)
+            return s, s
+
+        s, c = loop.run(build())
+
+        async def get(url: str) -> int:
+            async with c.get(url) as r:
+                await r.read()
+                return int(r.status)
+
+        def close() -> None:
+            loop.run(s.close())
+            loop.close()
+
+        return (lambda url: int(loop.run(get(url)))), close
+
+    return [
+        Variant("aiohttp", "bare", lambda: session("bare"), True),
+        Variant("aiohttp", "errorkit", lambda: session("errorkit"), True),
+        Variant("aiohttp", "aiohttp-retry", lambda: session("aiohttp-retry"), True),
+    ]
+
+
+def variants() -> list[Variant]:
+    """Every variant of every stack, bare first within each stack."""
+    return [*_requests_variants(), *_urllib3_variants(), *_httpx_variants(),
+            *_httpx_async_variants(), *_aiohttp_variants()]
+
+
+# -- the three measures --------------------------------------------------------------------
+
+
+def overhead(base: str, rounds: int, per_round: int) -> list[dict[str, Any]]:
+    """Median µs per successful request, per variant, interleaved across rounds."""
+    chosen = variants()
+    built = {id(v): v.make() for v in chosen}
+    samples: dict[int, list[float]] = {id(v): [] for v in chosen}
+    rng = random.Random(7)
+    url = f"{base}/fast"
+    try:
+        for v in chosen:  # warm up connections and code paths
+            for _ in range(50):
+                built[id(v)][0](url)
+        for _ in range(rounds):
+            order = chosen[:]
+            rng.shuffle(order)
+            for v in order:
+                send = built[id(v)][0]
+                start = time.perf_counter()
+                for _ in range(per_round):
+                    send(url)
+                samples[id(v)].append((time.perf_counter() - start) / per_round * 1e6)
+    finally:
+        for send_close in built.values():
+            send_close[1]()
+    bare = {v.stack: statistics.median(samples[id(v)]) for v in chosen if v.name == "bare"}
+    return [{"stack": v.stack, "variant": v.name,
+             "us_per_request": round(statistics.median(samples[id(v)]), 1),
+             "ratio_to_bare": round(statistics.median(samples[id(v)]) / bare[v.stack], 3)}
+            for v in chosen]
+
+
+@contextmanager
+def _errorkit_waits_are_virtual(variant: Variant) -> Iterator[None]:
+    """errorkit waits through its clock seam: make them instant (the clock still moves)."""
+    if variant.name == "errorkit":
+        with instant_waits():
+            yield
+    else:
+        yield
+
+
+def amplification(base: str, requests_per_client: int) -> list[dict[str, Any]]:
+    """Server attempts per logical request when every answer is a 503."""
+    rows = []
+    for v in variants():
+        if v.name == "bare":
+            continue
+        reset(base)
+        send, close = v.make()
+        try:
+            with _errorkit_waits_are_virtual(v), _no_alternative_sleep():
+                for _ in range(requests_per_client):
+                    send(f"{base}/outage")
+        finally:
+            close()
+        hits = stats(base)["outage"]
+        rows.append({"stack": v.stack, "variant": v.name,
+                     "attempts_per_request": round(hits / requests_per_client, 3)})
+    return rows
+
+
+@contextmanager
+def _no_alternative_sleep() -> Iterator[None]:
+    """The alternatives' sleeps are skipped in the outage run: their amplification does
+    not depend on time (none has a budget), and this keeps the run bounded."""
+    original_sleep, original_asleep = time.sleep, asyncio.sleep
+
+    async def no_asleep(delay: float, result: Any = None) -> Any:
+        return await original_asleep(0, result)
+
+    time.sleep = lambda _delay: None
+    asyncio.sleep = no_asleep  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        time.sleep, asyncio.sleep = original_sleep, original_asleep
+
+
+def partial_outage(base: str, requests_per_client: int) -> list[dict[str, Any]]:
+    """Success rate and latency percentiles with a seeded 20 % of 503s, real waits."""
+    rows = []
+    for v in variants():
+        if v.name == "bare":
+            continue
+        reset(base)
+        send, close = v.make()
+        latencies, ok = [], 0
+        try:
+            for _ in range(requests_per_client):
+                start = time.perf_counter()
+                ok += send(f"{base}/partial") == 200
+                latencies.append(time.perf_counter() - start)
+        finally:
+            close()
+        latencies.sort()
+        rows.append({
+            "stack": v.stack, "variant": v.name,
+            "success_rate": round(ok / requests_per_client, 4),
+            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+            "attempts_per_request": round(stats(base)["partial"] / requests_per_client, 3),
+        })
+    return rows
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """All three measures in one run."""
+    with server_process() as base:
+        return {
+            "overhead": overhead(base, rounds=3 if quick else 9, per_round=100 if quick else 400),
+            "amplification": amplification(base, 100 if quick else 400),
+            "partial_outage": partial_outage(base, 100 if quick else 400),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    parser.add_argument("--json", help="write the results to this file")
+    args = parser.parse_args()
+    results = run(args.quick)
+    text = json.dumps(results, indent=2)
+    if args.json:
+        with open(args.json, "w") as fh:  # noqa: PTH123
+            fh.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""`errorkit demo`: the seed APIs' errors, played against every installed stack.
+
+A `FaultServer` on 127.0.0.1 replays the seed scenarios (OneCLI's validation and
+authentication errors, the agents API's 429 with `retryAfter`, 500s that
+recover, a 503 outage); each installed stack calls it with errorkit plugged in,
+and a table per stack shows the attempts, the waits, the final outcome and the
+exception raised. Waits are real, so a run takes about ten seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from errorkit._policy import RetryEvent, RetryPolicy
+from errorkit._response import raise_for_error
+from errorkit._text import escape_control
+from errorkit.testing import FaultServer, respond
+
+STACKS = ("requests", "urllib3", "httpx", "httpx-async", "aiohttp")
+_MODULE_OF = {"httpx-async": "httpx"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One seed behaviour: what the server plays and what the client sends."""
+
+    name: str
+    method: str
+    path: str
+    steps: list[Any]
+    body: bytes = b""
+
+
+def scenarios() -> list[Scenario]:
+    """The seed scenarios, with the 429's `retryAfter` shortened from 60 s to 1 s."""
+    agents_429 = {
+        "error": {
+            "code": "rate_limit_exceeded",
+            "message": "Too many requests. Please retry after 60 seconds.",
+            "status": 429,
+            "retryAfter": 1,
+        }
+    }
+    unavailable = {
+        "error": {
+            "code": "sandbox_error",
+            "message": "Sandbox runtime is temporarily unavailable",
+            "status": 503,
+        }
+    }
+    return [
+        Scenario("OneCLI 400 validation", "POST", "/v1/agents",
+                 [respond(400, body={"error": "Label is required"})], b'{"label": ""}'),
+        Scenario("OneCLI 401 envelope", "GET", "/v1/agents",
+                 [respond(401, body={"error": {"message": "Invalid API key or token.",
+                                               "type": "authentication_error"}})]),
+        Scenario("agents 429 retryAfter=1", "GET", "/v1/sandboxes",
+                 [respond(429, body=agents_429), respond(200, body={"data": []})]),
+        Scenario("500, 500, then 200", "GET", "/v1/secrets",
+                 [respond(500, body={"error": {"message": "Internal error",
+                                               "type": "server_error"}}),
+                  respond(500, body={"error": {"message": "Internal error",
+                                               "type": "server_error"}}),
+                  respond(200, body={"data": []})]),
+        Scenario("503 outage", "GET", "/v1/threads", [respond(503, body=unavailable)]),
+        Scenario("POST on 503: not re-sent", "POST", "/v1/vaults",
+                 [respond(503, body=unavailable), respond(201)], b'{"name": "v"}'),
+    ]  # fmt: skip
+
+
+@dataclass
+class Row:
+    """What one scenario did on one stack."""
+
+    scenario: str
+    attempts: int = 0
+    waits: list[float] = field(default_factory=list)
+    status: int | None = None
+    exception: str = "-"
+    seconds: float = 0.0
+
+
+Call = Callable[[str, str, bytes, RetryPolicy], int]
+"""(method, url, body, policy) -> final status; raises errorkit's exception."""
+
+
+def _call_requests(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
+    import requests
+
+    from errorkit.requests import RetryAdapter
+
+    with requests.Session() as session:
+        session.mount("http://", RetryAdapter(policy, raise_for_status=True))
+        return session.request(method, url, data=body or None, timeout=5).status_code
+
+
+def _call_urllib3(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
+    import urllib3
+
+    from errorkit.urllib3 import Retry
+
+    with urllib3.PoolManager(retries=Retry(policy)) as pool:
+        response = pool.request(method, url, body=body or None, timeout=5.0)
+        raise_for_error(response)
+        return int(response.status)
+
+
+def _call_httpx(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
+    import httpx
+
+    from errorkit.httpx import RetryTransport
+
+    transport = RetryTransport(policy, raise_for_status=True)
+    with httpx.Client(transport=transport, timeout=5) as client:
+        return client.request(method, url, content=body or None).status_code
+
+
+def _call_httpx_async(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
+    import httpx
+
+    from errorkit.httpx import AsyncRetryTransport
+
+    async def go() -> int:
+        transport = AsyncRetryTransport(policy, raise_for_status=True)
+        async with httpx.AsyncClient(transport=transport, timeout=5) as client:
+            return (await client.request(method, url, content=body or None)).status_code
+
+    return asyncio.run(go())
+
+
+def _call_aiohttp(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
+    import aiohttp
+
+    from errorkit.aiohttp import RetryMiddleware
+
+    async def go() -> int:
+        middleware = RetryMiddleware(policy, raise_for_status=True)
+        async with (
+            aiohttp.ClientSession(middlewares=(middleware,)) as session,
+            session.request(method, url, data=body or None) as response,
+        ):
+            await response.read()
+            return response.status
+
+    return asyncio.run(go())
+
+
+CALLS: dict[str, Call] = {
+    "requests": _call_requests,
+    "urllib3": _call_urllib3,
+    "httpx": _call_httpx,
+    "httpx-async": _call_httpx_async,
+    "aiohttp": _call_aiohttp,
+}
+
+
+def installed(stack: str) -> bool:
+    """Whether `stack`'s library can be imported here."""
+    return importlib.util.find_spec(_MODULE_OF.get(stack, stack)) is not None
+
+
+def play(server: FaultServer, stack: str, scenario: Scenario) -> Row:
+    """Run one scenario on one stack against a freshly scripted server."""
+    server.reset()
+    server.script(scenario.path, scenario.steps)
+    row = Row(scenario.name)
+
+    def on_retry(event: RetryEvent) -> None:
+        row.waits.append(event.delay)
+
+    policy = RetryPolicy(on_retry=on_retry, budget=None)
+    start = time.monotonic()
+    try:
+        row.status = CALLS[stack](scenario.method, server.url(scenario.path), scenario.body, policy)
+    except Exception as exc:  # noqa: BLE001 - the demo shows whatever was raised
+        row.exception = type(exc).__name__
+        row.status = getattr(getattr(exc, "info", None), "status", None)
+    row.seconds = time.monotonic() - start
+    row.attempts = server.hits(scenario.path)
+    return row
+
+
+def run_demo(stacks: Sequence[str] | None = None, *, as_json: bool = False) -> int:
+    """Play every scenario on every requested, installed stack; print the tables."""
+    chosen = list(stacks or STACKS)
+    unknown = [s for s in chosen if s not in CALLS]
+    if unknown:
+        print(
+            f"errorkit: unknown stack {unknown[0]!r}; choose from {', '.join(STACKS)}",
+            file=sys.stderr,
+        )
+        return 2
+    results: dict[str, list[Row] | str] = {}
+    with FaultServer() as server, _progress(chosen, as_json) as advance:
+        for stack in chosen:
+            if not installed(stack):
+                results[stack] = "not installed"
+                advance(stack, len(scenarios()))
+                continue
+            rows: list[Row] = []
+            for scenario in scenarios():
+                rows.append(play(server, stack, scenario))
+                advance(stack, 1)
+            results[stack] = rows
+    if as_json:
+        print(
+            json.dumps(
+                {s: r if isinstance(r, str) else [vars(x) for x in r] for s, r in results.items()},
+                indent=2,
+            )
+        )
+    else:
+        _print_tables(results)
+    return 0
+
+
+class _progress:  # noqa: N801 - used as a context manager function
+    """A rich progress bar on a terminal; nothing when output is JSON or rich is absent."""
+
+    def __init__(self, stacks: list[str], quiet: bool) -> None:
+        self.total = len(stacks) * len(scenarios())
+        self.quiet = quiet
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[str, int], None]:
+        if not self.quiet:
+            try:
+                from rich.progress import Progress
+            except ImportError:
+                return self._plain
+            self.bar = Progress(transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("playing the seed scenarios", total=self.total)
+        return self._advance
+
+    def _advance(self, stack: str, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, advance=n, description=f"{stack:<12}")
+
+    def _plain(self, stack: str, n: int) -> None:
+        print(f"  {stack}: {n} scenario(s) played", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_tables(results: dict[str, list[Row] | str]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+    except ImportError:
+        for stack, rows in results.items():
+            print(f"\n== {stack}")
+            for row in rows if not isinstance(rows, str) else []:
+                print("  " + " | ".join(_cells(row)))
+            if isinstance(rows, str):
+                print(f"  {rows}")
+        return
+    console = Console(highlight=False)
+    for stack, rows in results.items():
+        if isinstance(rows, str):
+            console.print(Text(f"{stack}: {rows}", style="yellow"))
+            continue
+        table = Table(title=stack, title_justify="left")
+        for header in ("scenario", "attempts", "waits (s)", "final", "exception", "time (s)"):
+            table.add_column(header)
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in _cells(row)))
+        console.print(table)
+
+
+def _cells(row: Row) -> list[str]:
+    waits = ", ".join(f"{w:.2f}" for w in row.waits) or "-"
+    final = str(row.status) if row.status is not None else "no response"
+    return [
+        escape_control(row.scenario),
+        str(row.attempts),
+        waits,
+        final,
+        escape_control(row.exception),
+        f"{row.seconds:.2f}",
+    ]

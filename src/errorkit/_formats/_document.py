@@ -1,0 +1,127 @@
+"""Decode a response body once, bounded, into the `Document` every recognizer reads."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from typing import TYPE_CHECKING
+
+from errorkit._formats._base import NOT_JSON, Document
+
+if TYPE_CHECKING:
+    from errorkit._headers import Headers
+
+#: Parsed Content-Type values kept; a server sends few distinct ones.
+_CACHE_SIZE = 256
+_UTF8_NAMES = frozenset({"utf-8", "utf8", "utf_8", "u8"})
+# Checked longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_content_types: dict[str, tuple[str, str | None]] = {}
+
+
+def build_document(status: int, headers: Headers, body: object, max_body: int) -> Document:
+    """Decode at most `max_body` bytes of `body` (bytes, str or None) once. Never raises.
+
+    The encoding is the byte-order mark's, else a valid Content-Type charset, else
+    UTF-8; undecodable bytes are replaced. A str body is cut to `max_body`
+    characters. JSON is tried only for text that starts with ``{`` or ``[``: a body
+    cut at the bound, too deep or otherwise invalid stays text.
+    """
+    try:
+        return _build(status, headers, body, max_body)
+    except Exception:  # noqa: BLE001 - the contract: building a document never raises
+        return Document(status=_int(status), headers={}, media_type="", text="")
+
+
+def _build(status: object, headers: object, body: object, max_body: int) -> Document:
+    heads: Headers = headers if isinstance(headers, dict) else {}
+    raw = heads.get("content-type")
+    media_type, charset = _content_type(raw) if isinstance(raw, str) else ("", None)
+    text = _decode(body, max(int(max_body), 0), charset)
+    return Document(
+        status=_int(status),
+        headers=heads,
+        media_type=media_type,
+        text=text,
+        json=_json(text),
+    )
+
+
+def _int(status: object) -> int:
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
+
+
+def _content_type(value: str) -> tuple[str, str | None]:
+    cached = _content_types.get(value)
+    if cached is None:
+        cached = _parse_content_type(value)
+        if len(_content_types) >= _CACHE_SIZE:
+            _content_types.clear()
+        _content_types[value] = cached
+    return cached
+
+
+def _parse_content_type(value: str) -> tuple[str, str | None]:
+    media_type, _, params = value[:1024].partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, raw = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = _codec(raw.strip().strip("\"'").lower())
+            break
+    return media_type.strip().lower(), charset
+
+
+def _codec(name: str) -> str | None:
+    if not name or name in _UTF8_NAMES:
+        return None
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    # bytes-to-bytes codecs (base64, zlib, rot13) are not text encodings
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+def _decode(body: object, max_body: int, charset: str | None) -> str:
+    if isinstance(body, str):
+        # a str body was decoded by the caller, who may have kept the mark
+        return body[1 : max_body + 1] if body.startswith("\ufeff") else body[:max_body]
+    if isinstance(body, (bytearray, memoryview)):
+        body = bytes(body[:max_body])
+    if not isinstance(body, bytes):
+        return ""
+    data = body[:max_body]
+    for mark, encoding in _BOMS:
+        if data.startswith(mark):
+            return _decode_with(data, encoding)
+    if charset is not None:
+        return _decode_with(data, charset)
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data.decode(errors="replace")
+
+
+def _decode_with(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding, errors="replace")
+    except Exception:  # noqa: BLE001 - an exotic codec may fail in its own way
+        return data.decode(errors="replace")
+
+
+def _json(text: str) -> object:
+    head = text[:1]
+    if head not in {"{", "["} and not (head.isspace() and text.lstrip().startswith(("{", "["))):
+        return NOT_JSON
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        # ValueError also covers ints over the 4300-digit limit (Python 3.11+)
+        return NOT_JSON

@@ -1,0 +1,232 @@
+"""The ordered registry of recognizers, indexed by the top-level JSON keys they need.
+
+Reads are lock-free: `recognize()` reads one immutable `_Snapshot`, which every
+mutation replaces whole under a lock. A recognizer's optional ``keys`` names the
+top-level JSON keys one of which must be present for it to be tried; the snapshot
+indexes recognizers by those keys, so choosing the candidates for a body costs one
+set intersection (C speed, linear in the body's keys) and a cache look-up, not a
+call per registered recognizer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+
+from errorkit._formats import (
+    _aws,
+    _azure,
+    _frameworks,
+    _google,
+    _graphql,
+    _jsonapi,
+    _kubernetes,
+    _oauth,
+    _problem,
+    _seeds,
+    _vendors,
+)
+from errorkit._formats._base import Document, Extracted, Recognizer
+from errorkit._formats._generic import fallback
+from errorkit._formats._util import text
+
+#: Distinct key combinations whose candidate list is remembered per snapshot.
+_CACHE_SIZE = 1024
+
+#: The built-in recognizers, most specific first. Fallbacks (WWW-Authenticate,
+#: unknown JSON, HTML, XML, text, empty) are not registered: they always run last.
+BUILTINS: tuple[Recognizer, ...] = (
+    _vendors.anthropic,
+    _vendors.slack,
+    _vendors.cloudflare,
+    _kubernetes.kubernetes,
+    _problem.problem,
+    _frameworks.spring,
+    _frameworks.nestjs,
+    _aws.aws,
+    _vendors.stripe,
+    _vendors.openai,
+    _seeds.agents,
+    _google.google,
+    _oauth.oauth,
+    _vendors.huggingface,
+    _seeds.onecli,
+    _azure.azure,
+    _azure.odata,
+    _vendors.github,
+    _vendors.discord,
+    _graphql.graphql,
+    _jsonapi.jsonapi,
+    _google.grpc,
+    _frameworks.fastapi,
+    _aws.aws_xml,
+    _frameworks.drf,
+)
+
+
+def keys_of(recognizer: object) -> frozenset[str] | None:
+    """The recognizer's validated ``keys`` (None: tried for every body)."""
+    keys = getattr(recognizer, "keys", None)
+    if keys is None:
+        return None
+    if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+        raise TypeError("a recognizer's keys must be a set of strings or None")
+    found = frozenset(keys)
+    if not found or not all(isinstance(key, str) for key in found):
+        raise TypeError("a recognizer's keys must be a non-empty set of strings or None")
+    return found
+
+
+class _Snapshot:
+    """An immutable view of the registry with its key index."""
+
+    __slots__ = ("_cache", "always", "entries", "index", "keyset", "names")
+
+    def __init__(self, entries: tuple[Recognizer, ...]) -> None:
+        self.entries = entries
+        self.names = tuple(entry.name for entry in entries)
+        index: dict[str, list[int]] = {}
+        always: list[int] = []
+        for position, entry in enumerate(entries):
+            keys = keys_of(entry)
+            if keys is None:
+                always.append(position)
+            for key in keys or ():
+                index.setdefault(key, []).append(position)
+        self.always = tuple(always)
+        self.index = {key: tuple(positions) for key, positions in index.items()}
+        self.keyset = frozenset(index)
+        self._cache: dict[frozenset[str], tuple[Recognizer, ...]] = {
+            frozenset(): tuple(entries[p] for p in always)
+        }
+
+    def candidates(self, obj: dict[object, object]) -> tuple[Recognizer, ...]:
+        """The recognizers to try for a JSON object, in registry order."""
+        present = self.keyset.intersection(obj)
+        found = self._cache.get(present)
+        if found is None:
+            positions = set(self.always)
+            for key in present:
+                positions.update(self.index[key])
+            found = tuple(self.entries[p] for p in sorted(positions))
+            # Concurrent readers may both fill an entry: harmless, same value.
+            if len(self._cache) < _CACHE_SIZE:
+                self._cache[present] = found
+        return found
+
+    def plain(self) -> tuple[Recognizer, ...]:
+        """The recognizers tried for a body that is not a JSON object."""
+        return self._cache[frozenset()]
+
+
+_lock = threading.Lock()
+_snapshot = _Snapshot(BUILTINS)
+
+
+def recognize(doc: Document) -> Extracted:
+    """The first registered recognizer's answer; text/html/empty fallbacks last."""
+    try:
+        return _recognize(doc)
+    except Exception:  # noqa: BLE001 - the contract: recognize() always answers
+        return Extracted(format="unparsed")
+
+
+def _recognize(doc: Document) -> Extracted:
+    snapshot = _snapshot
+    obj = doc.json
+    if isinstance(obj, dict):
+        found = _first(snapshot.candidates(obj), doc)
+    elif isinstance(obj, list) and obj and isinstance(obj[0], dict):
+        # A batch or stream of error objects (GraphQL batches, Google streams):
+        # the first element speaks for the response.
+        found = _first(snapshot.candidates(obj[0]), replace(doc, json=obj[0]))
+    else:
+        found = _first(snapshot.plain(), doc)
+    return found if found is not None else fallback(doc)
+
+
+def _first(candidates: tuple[Recognizer, ...], doc: Document) -> Extracted | None:
+    for candidate in candidates:
+        try:
+            found = candidate(doc)
+        except Exception:  # noqa: BLE001, S112 - a broken recognizer must not break parse()
+            continue
+        if isinstance(found, Extracted):
+            return _clean(found)
+    return None
+
+
+def _clean(found: Extracted) -> Extracted:
+    # A user's recognizer may break the contract: a blank or non-str message.
+    message: object = found.message
+    if message is None or (
+        isinstance(message, str) and message and not (message[0].isspace() or message[-1].isspace())
+    ):
+        return found
+    return replace(found, message=text(message))
+
+
+def register_format(
+    recognizer: Recognizer, *, before: str | None = None, after: str | None = None
+) -> Recognizer:
+    """Add `recognizer` (default: ahead of every built-in one). Returns it.
+
+    Raises:
+        TypeError: it is not callable, or its ``name`` or ``keys`` are malformed.
+        ValueError: its name is taken, or both `before` and `after` are given.
+        KeyError: `before` or `after` names no registered recognizer.
+    """
+    global _snapshot  # noqa: PLW0603 - the snapshot is swapped whole, under the lock
+    candidate: object = recognizer
+    name = getattr(candidate, "name", None)
+    if not callable(candidate) or not isinstance(name, str) or not name:
+        raise TypeError("a recognizer is a callable with a non-empty str `name`")
+    if before is not None and after is not None:
+        raise ValueError("give `before` or `after`, not both")
+    keys_of(recognizer)
+    with _lock:
+        entries = list(_snapshot.entries)
+        if name in _snapshot.names:
+            raise ValueError(f"a format named {name!r} is already registered")
+        entries.insert(_position(entries, before, after), recognizer)
+        _snapshot = _Snapshot(tuple(entries))
+    return recognizer
+
+
+def _position(entries: list[Recognizer], before: str | None, after: str | None) -> int:
+    names = [entry.name for entry in entries]
+    if before is not None:
+        return _index(names, before)
+    if after is not None:
+        return _index(names, after) + 1
+    builtin = {id(entry) for entry in BUILTINS}
+    return next((i for i, entry in enumerate(entries) if id(entry) in builtin), len(entries))
+
+
+def _index(names: list[str], name: str) -> int:
+    try:
+        return names.index(name)
+    except ValueError:
+        raise KeyError(name) from None
+
+
+def unregister_format(name: str) -> None:
+    """Remove the recognizer called `name` (KeyError if there is none)."""
+    global _snapshot  # noqa: PLW0603 - the snapshot is swapped whole, under the lock
+    with _lock:
+        entries = list(_snapshot.entries)
+        del entries[_index([entry.name for entry in entries], name)]
+        _snapshot = _Snapshot(tuple(entries))
+
+
+def format_names() -> tuple[str, ...]:
+    """The registered recognizers' names, in the order they are tried."""
+    return _snapshot.names
+
+
+def reset_formats() -> None:
+    """Restore the built-in registry (for tests that register their own formats)."""
+    global _snapshot  # noqa: PLW0603 - the snapshot is swapped whole, under the lock
+    with _lock:
+        _snapshot = _Snapshot(BUILTINS)

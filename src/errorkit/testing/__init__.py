@@ -1,0 +1,58 @@
+"""errorkit's testing toolkit: a fault-injecting HTTP server and instant retry waits.
+
+Standard library only, and no pytest import: the pytest fixtures live in
+`errorkit.testing.pytest_plugin`, which pytest loads through its entry point.
+"""
+
+from __future__ import annotations
+
+from errorkit.testing import scenarios
+from errorkit.testing._config import FaultServerConfig
+from errorkit.testing._netfaults import closed_port, full_backlog
+from errorkit.testing._records import Headers, RecordedRequest
+from errorkit.testing._server import FaultServer
+from errorkit.testing._steps import (
+    Drop,
+    Dynamic,
+    HugeBody,
+    ResetMidBody,
+    Respond,
+    SlowBody,
+    Stall,
+    Step,
+    drop,
+    dynamic,
+    huge_body,
+    reset_mid_body,
+    respond,
+    slow_body,
+    stall,
+)
+from errorkit.testing._waits import InstantWaits, instant_waits
+
+__all__ = [
+    "Drop",
+    "Dynamic",
+    "FaultServer",
+    "FaultServerConfig",
+    "Headers",
+    "HugeBody",
+    "InstantWaits",
+    "RecordedRequest",
+    "ResetMidBody",
+    "Respond",
+    "SlowBody",
+    "Stall",
+    "Step",
+    "closed_port",
+    "drop",
+    "dynamic",
+    "full_backlog",
+    "huge_body",
+    "instant_waits",
+    "reset_mid_body",
+    "respond",
+    "scenarios",
+    "slow_body",
+    "stall",
+]

@@ -1,0 +1,85 @@
+"""pytest plugin: `FaultServer` fixtures, instant retry waits and a scripting marker.
+
+pytest loads it through the ``pytest11`` entry point ``errorkit``; nothing else
+imports it, so `errorkit.testing` stays free of pytest.
+
+Fixtures:
+    fault_server_config: session-scoped `FaultServerConfig`; override it in a
+        ``conftest.py`` (keeping ``scope="session"``) to change host, port or limits.
+    fault_server_session: the session-scoped running `FaultServer`.
+    fault_server: the same server, reset before and after each test (scripts,
+        records, counts and open connections), then scripted by the test's
+        ``fault_script`` markers.
+    instant_waits: an `InstantWaits` virtual clock for errorkit's retry waits.
+
+Marker:
+    ``@pytest.mark.fault_script(path, steps, method=None)``, where `steps` is a list
+    of steps or the steps themselves as further arguments. Repeat it to script
+    several paths; a marker closer to the test wins over a class or module one for
+    the same path and method.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from errorkit.testing import FaultServer, FaultServerConfig, InstantWaits, Step, instant_waits
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+_MARKER_HELP = (
+    "fault_script(path, steps, method=None): script the fault_server fixture for "
+    "this test; steps is a list of errorkit.testing steps (or the steps as arguments)"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER_HELP)
+
+
+@pytest.fixture(scope="session")
+def fault_server_config() -> FaultServerConfig:
+    """The configuration of the session's `FaultServer`: override it in conftest.py."""
+    return FaultServerConfig()
+
+
+@pytest.fixture(scope="session")
+def fault_server_session(fault_server_config: FaultServerConfig) -> Iterator[FaultServer]:
+    """One `FaultServer` for the whole session, stopped at its end."""
+    with FaultServer(fault_server_config) as server:
+        yield server
+
+
+@pytest.fixture
+def fault_server(
+    fault_server_session: FaultServer, request: pytest.FixtureRequest
+) -> Iterator[FaultServer]:
+    """The session's `FaultServer`, clean for this test and scripted by its markers."""
+    server = fault_server_session
+    server.reset()
+    markers = list(request.node.iter_markers("fault_script"))
+    for marker in reversed(markers):  # farthest first, so the test's own marker wins
+        path, steps, method = _marker_script(marker)
+        server.script(path, steps, method=method)
+    yield server
+    server.reset()
+
+
+def _marker_script(marker: pytest.Mark) -> tuple[str, Sequence[Step], str | None]:
+    args, kwargs = marker.args, dict(marker.kwargs)
+    rest = (kwargs.pop("steps"),) if "steps" in kwargs else args[1:]
+    method = kwargs.pop("method", None)
+    if kwargs or not args or not isinstance(args[0], str) or not rest:
+        raise TypeError(f"{_MARKER_HELP}; got {args!r}, {marker.kwargs!r}")
+    steps = rest[0] if len(rest) == 1 and isinstance(rest[0], (list, tuple)) else rest
+    return args[0], list(steps), method
+
+
+@pytest.fixture(name="instant_waits")
+def instant_waits_fixture() -> Iterator[InstantWaits]:
+    """errorkit's retry waits return at once for this test, and are recorded."""
+    with instant_waits() as waits:
+        yield waits

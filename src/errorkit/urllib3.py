@@ -1,0 +1,442 @@
+"""errorkit for urllib3: `Retry`, a ``urllib3.util.Retry`` that follows a `RetryPolicy`.
+
+    http = urllib3.PoolManager(retries=Retry(RetryPolicy(max_attempts=4)))
+    r = http.request("GET", url)            # the final response, as urllib3 returns it
+    info = errorkit.error_of(r)             # None for a success
+
+It works wherever urllib3 takes a ``Retry``: ``PoolManager(retries=...)``, a
+pool's or a call's ``urlopen(..., retries=...)``, and requests'
+``HTTPAdapter(max_retries=...)``. urllib3 keeps its own loop (``urlopen`` asks
+the ``Retry``, sleeps through it and recurses); every decision in it is made by
+`RetryPolicy.decide`, the budget and errorkit's parser, exactly as in the other
+adapters. How each urllib3 hook maps onto the policy:
+
+- ``is_retry(method, status)`` sees no header, so it answers True for every
+  status >= 400 (and counts every other response for the `RetryBudget`);
+- ``increment(response=...)`` classifies the response (status, headers, and the
+  body only when urllib3 already preloaded it) and asks the policy; it declines
+  by raising ``MaxRetryError``, so urllib3 returns the response or raises;
+- ``increment(error=...)`` maps urllib3's exception to a `TransportFailure` by
+  one table (`_FAILURES`) and asks the policy;
+- ``sleep()`` waits exactly the delay the policy decided, through errorkit's
+  clock; ``get_backoff_time()`` reports it; ``Retry-After`` is read by errorkit's
+  parser (seconds, HTTP-date, ``retry-after-ms``...), never by urllib3's, so a
+  server cannot make a request wait past ``max_retry_after`` or the deadline.
+
+Per-request state (attempt number, start time, whether the body can be re-sent,
+whether it carries an idempotency key, the last decision) lives in a frozen value
+that ``new()`` carries from one ``Retry`` to the next; the instance you configure
+is never mutated, so one instance can serve every thread.
+
+Edges, all documented on `Retry`: the deadline starts at the first callback,
+bodies are inspected through urlopen's frame, idempotency keys come from the
+caller (`request_headers`), and under requests the body is never read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    EmptyPoolError,
+    InvalidHeader,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    ResponseError,
+    SSLError,
+)
+from urllib3.util.retry import RequestHistory
+from urllib3.util.retry import Retry as _Urllib3Retry
+
+from errorkit._adapter import idempotency_header
+from errorkit._clock import CLOCK
+from errorkit._compat import build
+from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
+from errorkit._formats import MAX_BODY
+from errorkit._loop import _announce, _log_stop
+from errorkit._parse import parse
+from errorkit._policy import Decision, Reason, RetryPolicy, TransportFailure
+from errorkit._response import body_of, error_of
+from errorkit._urllib3_request import UNKNOWN, request_facts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    from typing_extensions import Self
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.response import BaseHTTPResponse
+
+    from errorkit._info import ErrorInfo
+
+__all__ = ["Retry", "request_headers"]
+
+#: urllib3's own counting and waiting knobs: the policy replaces them. Each is
+#: pinned to the value below (``new()`` passes them back); another value is refused.
+_POLICY_OWNED: dict[str, tuple[object, str]] = {
+    "total": (None, "max_attempts"),
+    "connect": (None, "max_attempts"),
+    "read": (None, "max_attempts"),
+    "status": (None, "max_attempts"),
+    "other": (None, "max_attempts"),
+    "allowed_methods": (None, "idempotency_key (method safety is decided per failure)"),
+    "status_forcelist": (None, "errorkit's classification of each response"),
+    "backoff_factor": (0, "initial_delay, multiplier"),
+    "backoff_max": (_Urllib3Retry.DEFAULT_BACKOFF_MAX, "max_delay"),
+    "backoff_jitter": (0.0, "jitter"),
+    "respect_retry_after_header": (True, "max_retry_after"),
+    "retry_after_max": (_Urllib3Retry.DEFAULT_RETRY_AFTER_MAX, "max_retry_after"),
+}
+
+#: urllib3's exceptions -> what errorkit knows about the failure. First match wins:
+#: NameResolutionError < NewConnectionError < ConnectTimeoutError, so order matters.
+_FAILURES: tuple[tuple[type[BaseException], TransportFailure], ...] = (
+    (SSLError, TransportFailure(sent=False, retryable=False, description="TLS handshake failed")),
+    (ProxyError, TransportFailure(sent=False, description="proxy connection failed")),
+    (NameResolutionError, TransportFailure(sent=False, description="name resolution failed")),
+    (NewConnectionError, TransportFailure(sent=False, description="connection refused")),
+    (
+        ConnectTimeoutError,
+        TransportFailure(sent=False, timeout=True, description="connect timeout"),
+    ),
+    (ClosedPoolError, TransportFailure(sent=False, description="connection pool closed")),
+    (EmptyPoolError, TransportFailure(sent=False, description="no free pooled connection")),
+    (ReadTimeoutError, TransportFailure(sent=True, timeout=True, description="read timeout")),
+    (ProtocolError, TransportFailure(sent=True, description="connection lost before a response")),
+)
+_OTHER_FAILURE = TransportFailure(sent=True, description="request failed")
+
+#: The ``pool`` given to errorkit's MaxRetryError subclasses. urllib3's own
+#: MaxRetryError pickles without its pool; the errorkit-compatible class pickles its
+#: ``__dict__``, where a live pool (it holds locks) would make pickling fail.
+_PICKLABLE_POOL = None
+
+#: Where urllib3's own Retry re-raises a read error unwrapped instead of MaxRetryError.
+_UNWRAPPED = frozenset({Reason.UNSAFE_METHOD, Reason.NOT_REPLAYABLE})
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """One logical request's state, handed from `Retry` to `Retry` by ``new()``."""
+
+    started: float  # CLOCK.monotonic() at the first callback
+    attempts: int  # attempts made so far
+    decision: Decision | None = None  # the last one: its delay is what sleep() waits
+
+
+class Retry(_Urllib3Retry):
+    """A urllib3 ``Retry`` whose every decision is made by a `RetryPolicy`.
+
+    Args:
+        policy: the `RetryPolicy` (default ``RetryPolicy()``).
+        raise_on_status: what happens after the last attempt got an error status.
+            False (the default, unlike urllib3's ``Retry``): urlopen returns that
+            final response, body intact, and ``errorkit.error_of(r)`` classifies
+            it. True: urlopen raises the errorkit status exception for it
+            (``RateLimitError``...), which is also a ``MaxRetryError`` whose
+            ``reason`` is a ``ResponseError``; under requests that arrives as a
+            ``requests.exceptions.RetryError`` wrapping it. With True, every
+            final error status raises, not just the ones retried.
+        redirect: redirects urllib3 may follow in one ``urlopen`` (default 10;
+            each hop starts its own attempts and deadline). ``raise_on_redirect``
+            and ``remove_headers_on_redirect`` keep their urllib3 meaning.
+        **retry_kwargs: the rest of urllib3's ``Retry`` arguments. Its counting
+            and waiting knobs (``total``, ``connect``, ``read``, ``status``,
+            ``other``, ``allowed_methods``, ``status_forcelist``, ``backoff_*``,
+            ``respect_retry_after_header``, ``retry_after_max``) are the policy's
+            job: passing one raises TypeError naming the policy setting to use.
+
+    Transport failures: when the policy stops after a connection error, urlopen
+    raises what urllib3's own ``Retry`` raises, so existing ``except`` clauses keep
+    working: a ``MaxRetryError`` whose ``reason`` is urllib3's exception (it is
+    also an ``errorkit.APIConnectionError``, or ``APITimeoutError`` for timeouts,
+    with ``__cause__`` set to that exception); a read error (``ReadTimeoutError``,
+    ``ProtocolError``) on a request that must not be repeated (method or body) is
+    re-raised unwrapped, as urllib3 does for methods outside ``allowed_methods``.
+
+    Edges:
+
+    - **Deadline start.** urllib3 calls no hook before the first attempt, so the
+      policy's ``deadline`` is measured from the first callback (the end of the
+      first attempt); ``urlopen``'s ``timeout`` is not clipped to the deadline, so
+      set a read timeout no longer than the deadline.
+    - **Bodies.** urllib3 rewinds files itself but re-sends a spent generator as
+      an empty body. The ``Retry`` reads the pending ``urlopen`` call's ``body``
+      from its frame (see ``errorkit._urllib3_request``): a generator or iterator
+      already (partly) sent is never re-sent; the final outcome is returned or
+      raised instead.
+    - **Body hints.** A response body is read for classification only when
+      urllib3 already preloaded it (``preload_content=True``, the default of
+      ``PoolManager.request``). Under requests (``preload_content=False``)
+      reading it would empty the caller's final body, so only the status and
+      headers are classified there: mount ``errorkit.requests.RetryAdapter``
+      for body hints (the seed's ``retryAfter``...) under requests.
+    - **Idempotency keys.** A ``Retry`` cannot add headers. Build the request's
+      headers with `request_headers` (which adds the key when the policy asks for
+      one) or set the policy's ``idempotency_header`` yourself: the ``Retry``
+      sees it and then allows retrying a POST that may have been processed.
+    - **Redirects.** A ``Retry-After`` on a 3xx is never slept on.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        raise_on_status: bool = False,
+        redirect: bool | int | None = 10,
+        _errorkit_hop: _Hop | None = None,
+        **retry_kwargs: Any,
+    ) -> None:
+        if policy is not None and not isinstance(policy, RetryPolicy):
+            raise TypeError(
+                f"Retry takes a RetryPolicy (or None), not {type(policy).__name__}: "
+                "set RetryPolicy(max_attempts=...) for the number of attempts"
+            )
+        _check_owned(retry_kwargs)
+        settings = {name: pinned for name, (pinned, _) in _POLICY_OWNED.items()}
+        settings.update(retry_kwargs)
+        super().__init__(raise_on_status=raise_on_status, redirect=redirect, **settings)  # type: ignore[arg-type]
+        self.policy = policy if policy is not None else RetryPolicy()
+        self._hop = _errorkit_hop
+
+    def new(self, **kw: Any) -> Self:
+        """A copy with `kw` changed; the policy and the request's state go along."""
+        kw.setdefault("policy", self.policy)
+        kw.setdefault("_errorkit_hop", self._hop)
+        return super().new(**kw)
+
+    @property
+    def attempts(self) -> int:
+        """Attempts made so far in the current request (0 before any callback)."""
+        return self._hop.attempts if self._hop is not None else 0
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(policy={self.policy!r}, attempts={self.attempts}, "
+            f"redirect={self.redirect}, raise_on_status={self.raise_on_status})"
+        )
+
+    # -- the decision ---------------------------------------------------------------
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        """True for every error status: `increment` decides with the headers in hand."""
+        del method, has_retry_after  # urllib3's signature; both are judged in increment
+        if status_code >= 400:
+            return True
+        if self._hop is None and self.policy.budget is not None:
+            self.policy.budget.record_request()  # a first attempt that ends here
+        return False
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        """The next ``Retry`` if the policy retries, else raise (see the class docstring)."""
+        if error is None and response is not None and response.get_redirect_location():
+            # A redirect is urllib3's to count; the next hop is a request of its own,
+            # unless it would re-send a spent body (urllib3 would send it empty).
+            if not (request_facts() or UNKNOWN).replayable:
+                reason = ResponseError("redirect not followed: the body cannot be re-sent")
+                raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
+            following = super().increment(method, url, response, error, _pool, _stacktrace)
+            return following.new(_errorkit_hop=None)
+        verb = (method or "GET").upper()
+        hop = self._hop if self._hop is not None else self._first_hop()
+        attempt = hop.attempts + 1
+        outcome: ErrorInfo | TransportFailure | None
+        outcome = _failure(error) if error is not None else _classified(response)
+        if outcome is None:  # a success handed to increment by hand: nothing to retry
+            raise MaxRetryError(_pool, url or "", ResponseError("not an error response"))  # type: ignore[arg-type]
+        decision = self._decide(hop, attempt, verb, outcome)
+        full_url = _full_url(_pool, url)
+        if not decision.retry:
+            _log_stop(decision, verb, full_url, attempt)
+            raise self._give_up(decision, outcome, attempt, url=url, response=response, error=error)
+        _announce(self.policy, decision, outcome, verb, full_url, attempt)
+        if response is not None:
+            _release_if_large(response)
+        status = response.status if response is not None else None
+        history = (*self.history, RequestHistory(method, url, error, status, None))
+        following_hop = replace(hop, attempts=attempt, decision=decision)
+        return self.new(history=history, _errorkit_hop=following_hop)
+
+    def _first_hop(self) -> _Hop:
+        if self.policy.budget is not None:
+            self.policy.budget.record_request()
+        return _Hop(started=CLOCK.monotonic(), attempts=0)
+
+    def _decide(
+        self, hop: _Hop, attempt: int, method: str, outcome: ErrorInfo | TransportFailure
+    ) -> Decision:
+        policy = self.policy
+        # Looked up at every failure: a generator still whole after a refused
+        # connect is spent once an attempt has sent it.
+        facts = request_facts() or UNKNOWN
+        decision = policy.decide(
+            attempt=attempt,
+            elapsed=max(0.0, CLOCK.monotonic() - hop.started),
+            method=method,
+            outcome=outcome,
+            replayable=facts.replayable,
+            has_idempotency_key=policy.idempotency_header.lower() in facts.header_names,
+        )
+        if decision.retry and policy.budget is not None and not policy.budget.try_spend():
+            return decision.refused_by_budget()
+        return decision
+
+    def _give_up(  # noqa: PLR0913 - what urllib3 handed to increment
+        self,
+        decision: Decision,
+        outcome: ErrorInfo | TransportFailure,
+        attempt: int,
+        *,
+        url: str | None,
+        response: BaseHTTPResponse | None,
+        error: Exception | None,
+    ) -> BaseException:
+        if isinstance(outcome, TransportFailure):
+            assert error is not None  # noqa: S101 - a TransportFailure comes from an error
+            if decision.reason in _UNWRAPPED and isinstance(
+                error, (ReadTimeoutError, ProtocolError)
+            ):
+                return error
+            cls = APITimeoutError if outcome.timeout else APIConnectionError
+            failed = build(
+                cls,
+                MaxRetryError,
+                outcome.info(),
+                attempts=attempt,
+                foreign_args=(_PICKLABLE_POOL, url or "", error),
+            )
+            failed.__cause__ = error
+            return failed
+        reason = ResponseError(f"{outcome.status} error response: {decision.detail}")
+        exc = build(
+            class_for(outcome.category, outcome.status),
+            MaxRetryError,
+            outcome,
+            response=response,
+            attempts=attempt,
+            foreign_args=(_PICKLABLE_POOL, url or "", reason),
+        )
+        exc.__cause__ = reason
+        return exc
+
+    # -- the waits --------------------------------------------------------------------
+
+    def get_backoff_time(self) -> float:
+        """The delay the policy decided before the next attempt (0 before any)."""
+        decision = self._hop.decision if self._hop is not None else None
+        return decision.delay if decision is not None and decision.retry else 0.0
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:  # noqa: ARG002
+        """Wait the decided delay through errorkit's clock; the response is not consulted."""
+        delay = self.get_backoff_time()
+        if delay > 0:
+            CLOCK.sleep(delay)
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:  # noqa: ARG002
+        """urllib3 calls this only before following a redirect: errorkit never waits there."""
+        return False
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        """Seconds a ``Retry-After`` value asks for, read by errorkit's parser.
+
+        Raises ``InvalidHeader`` for a value that is neither seconds nor an
+        HTTP-date, as urllib3 does. errorkit itself never sleeps on this: the
+        policy turns the hint into a delay, capped by ``max_retry_after``.
+        """
+        info = parse(503, {"Retry-After": retry_after})
+        if info is None or info.retry_after is None:
+            raise InvalidHeader(f"Invalid Retry-After header: {retry_after}")
+        return info.retry_after
+
+
+def request_headers(
+    policy: RetryPolicy, method: str, headers: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`headers` plus an idempotency key when `policy` asks for one for `method`.
+
+    urllib3 gives a ``Retry`` no way to add a header, so the caller adds the key
+    to the request itself; the ``Retry`` then sees it and may retry the request::
+
+        headers = request_headers(policy, "POST", {"Content-Type": "application/json"})
+        http.request("POST", url, body=payload, headers=headers)
+
+    A key already present is kept; idempotent methods get none. Call it once per
+    logical request: each call makes a new key.
+    """
+    result = dict(headers or {})
+    _, key = idempotency_header(policy, method.upper(), result)
+    if key is not None:
+        result[policy.idempotency_header] = key
+    return result
+
+
+def _check_owned(kwargs: Mapping[str, Any]) -> None:
+    for name, value in kwargs.items():
+        if name not in _POLICY_OWNED:
+            continue
+        pinned, setting = _POLICY_OWNED[name]
+        if value == pinned or (name == "status_forcelist" and not value):
+            continue
+        raise TypeError(
+            f"errorkit.urllib3.Retry takes no {name}={value!r}: the RetryPolicy decides "
+            f"that; set RetryPolicy({setting.split(' ')[0].rstrip(',')}=...) instead ({setting})"
+        )
+
+
+def _classified(response: BaseHTTPResponse | None) -> ErrorInfo | None:
+    """The response's `ErrorInfo`, from a body urllib3 already read, never from the socket."""
+    if response is None:
+        return None
+    # error_of reads only a cached body (urllib3's ``_body``, set by preload_content);
+    # reading ``response.data`` here would empty the body requests reads later.
+    return error_of(response)
+
+
+def _release_if_large(response: BaseHTTPResponse) -> None:
+    """Drop the connection of a discarded response whose unread body may be large.
+
+    urlopen drains a discarded response to reuse its connection, reading the whole
+    body, however long. A body urllib3 did not preload is drained only when its
+    Content-Length is within the bound; otherwise the response is closed, and its
+    (closed) connection goes back to the pool to be replaced.
+    """
+    if body_of(response) is not None:
+        return  # preloaded: already read, the connection is already back
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= MAX_BODY:
+        return
+    response.close()
+    response.release_conn()
+
+
+def _failure(error: BaseException) -> TransportFailure:
+    for cls, failure in _FAILURES:
+        if isinstance(error, cls):
+            return failure
+    return _OTHER_FAILURE  # anything else urllib3 raised: assume the request may have left
+
+
+def _full_url(pool: object, url: str | None) -> str:
+    """An absolute URL for logs: urlopen passes only the path to its Retry."""
+    target = url or ""
+    if target.startswith("/") and pool is not None:
+        scheme, host, port = (getattr(pool, name, None) for name in ("scheme", "host", "port"))
+        if scheme and host:
+            authority = f"[{host}]" if ":" in str(host) else str(host)
+            return f"{scheme}://{authority}{f':{port}' if port else ''}{target}"
+    return target

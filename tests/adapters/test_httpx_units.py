@@ -1,0 +1,215 @@
+"""No-socket unit tests of `errorkit.httpx`: the exception table, body replay, decoding.
+
+`httpx.MockTransport` pre-reads request bodies, so it never proves a replay; it
+serves here only where what the inner transport receives is the point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import ssl
+import zlib
+from typing import IO, Any, cast
+
+import httpx
+import pytest
+
+from errorkit import RetryPolicy
+from errorkit._httpx_body import Replay, decoded
+from errorkit.httpx import AsyncRetryTransport, RetryTransport, failure_of
+from errorkit.testing import instant_waits
+
+FAST = RetryPolicy(budget=None, initial_delay=0.0, throttle_delay=0.0, max_delay=0.0)
+
+
+@pytest.mark.parametrize(
+    ("exc_type", "sent", "timeout", "retryable"),
+    [
+        (httpx.ConnectError, False, False, True),
+        (httpx.ConnectTimeout, False, True, True),
+        (httpx.PoolTimeout, False, True, True),
+        (httpx.ProxyError, False, False, True),
+        (httpx.UnsupportedProtocol, False, False, False),
+        (httpx.ReadTimeout, True, True, True),
+        (httpx.WriteTimeout, True, True, True),
+        (httpx.ReadError, True, False, True),
+        (httpx.WriteError, True, False, True),
+        (httpx.RemoteProtocolError, True, False, True),
+        (httpx.LocalProtocolError, True, False, False),
+        (httpx.CloseError, True, False, True),
+    ],
+)
+def test_each_httpx_exception_maps_to_one_failure(
+    exc_type: type[httpx.TransportError], sent: bool, timeout: bool, retryable: bool
+) -> None:
+    """The from-to table: whether the server may have acted, timeouts, and what repeats."""
+    failure = failure_of(exc_type("boom"))
+    assert (failure.sent, failure.timeout, failure.retryable) == (sent, timeout, retryable)
+
+
+def test_a_connect_error_caused_by_tls_is_not_retryable() -> None:
+    """An ssl.SSLError anywhere in the cause chain marks the ConnectError as a TLS failure."""
+    exc = httpx.ConnectError("handshake")
+    try:
+        raise exc from RuntimeError("httpcore")
+    except httpx.ConnectError:
+        pass
+    assert exc.__cause__ is not None
+    exc.__cause__.__cause__ = ssl.SSLCertVerificationError("bad certificate")
+    failure = failure_of(exc)
+    assert (failure.sent, failure.retryable) == (False, False)
+
+
+def _iterator_request(content: Any) -> httpx.Request:
+    return httpx.Request("PUT", "http://h/", content=content)
+
+
+@pytest.mark.parametrize(
+    ("make", "replayable"),
+    [
+        (lambda: b"bytes", True),
+        (lambda: "text", True),
+        (lambda: None, True),
+        (lambda: [b"a", b"b"], True),
+        (lambda: io.BytesIO(b"file"), True),
+        (lambda: (c for c in [b"a"]), False),
+        (lambda: iter([b"a", b"b"]), False),
+    ],
+    ids=["bytes", "str", "none", "list", "bytesio", "generator", "iterator"],
+)
+def test_which_request_bodies_can_be_replayed(make: Any, replayable: bool) -> None:
+    """ByteStream, lists and seekable files replay; generators and iterators do not."""
+    assert Replay(_iterator_request(make()).stream).replayable is replayable
+
+
+def test_json_forms_and_seekable_multipart_replay_but_unseekable_multipart_does_not() -> None:
+    """json=/data= are bytes; files= replays only when every file can seek."""
+    assert Replay(httpx.Request("POST", "http://h/", json={"a": 1}).stream).replayable
+    assert Replay(httpx.Request("POST", "http://h/", data={"a": "1"}).stream).replayable
+    seekable = httpx.Request("POST", "http://h/", files={"f": io.BytesIO(b"x")})
+    assert Replay(seekable.stream).replayable
+
+    class Unseekable(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+    unseekable = httpx.Request("POST", "http://h/", files={"f": cast("IO[bytes]", Unseekable())})
+    assert not Replay(unseekable.stream).replayable
+
+
+def test_an_async_file_whose_seek_is_a_coroutine_is_not_replayable() -> None:
+    """An async file's seek cannot be awaited where the body is rewound: sent once."""
+
+    class AsyncFile:
+        async def aread(self, _size: int = -1) -> bytes:
+            return b""
+
+        async def seek(self, offset: int) -> int:
+            return offset
+
+        def tell(self) -> int:
+            return 0
+
+        def __aiter__(self) -> AsyncFile:
+            return self
+
+        async def __anext__(self) -> bytes:
+            raise StopAsyncIteration
+
+    request = httpx.Request("PUT", "http://h/", content=AsyncFile())
+    assert not Replay(request.stream).replayable
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("identity", lambda data: data),
+    ],
+)
+def test_decoded_reads_the_content_encoding(encoding: str, compress: Any) -> None:
+    """A throwaway copy is decoded for the parser; the raw bytes are left alone."""
+    raw = compress(b'{"error": "x"}')
+    headers = httpx.Headers({"Content-Encoding": encoding})
+    assert decoded(headers, raw, 1000) == b'{"error": "x"}'
+
+
+def test_decoding_is_bounded_and_survives_corrupt_bodies() -> None:
+    """A gzip bomb inflates only to about the bound; corrupt gzip gives what decoded so far."""
+    bomb = gzip.compress(b"\0" * 50_000_000)
+    headers = httpx.Headers({"Content-Encoding": "gzip"})
+    assert len(decoded(headers, bomb, 1000)) == 1000
+    assert decoded(headers, b"not gzip at all", 1000) == b""
+    plain = b"hello world" * 100
+    assert plain.startswith(decoded(headers, gzip.compress(plain)[:40], 1000))
+
+
+def test_attempt_timeouts_shrink_to_the_deadline_and_are_restored() -> None:
+    """Each attempt's timeouts are cut to the time left; the request keeps its own after."""
+    seen: list[dict[str, float | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.extensions["timeout"]))
+        return httpx.Response(503 if len(seen) < 2 else 200)
+
+    transport = RetryTransport(
+        FAST.with_changes(deadline=2.0), transport=httpx.MockTransport(handler)
+    )
+    request = httpx.Request(
+        "GET",
+        "http://h/",
+        extensions={"timeout": {"connect": 5.0, "read": None, "write": 1.0, "pool": 5.0}},
+    )
+    original = request.extensions
+    with instant_waits():
+        assert transport.handle_request(request).status_code == 200
+    assert all(t["connect"] is not None and t["connect"] <= 2.0 for t in seen)
+    assert all(t["read"] is not None and t["read"] <= 2.0 for t in seen)
+    assert all(t["write"] == 1.0 for t in seen)
+    assert request.extensions is original
+    assert original["timeout"]["connect"] == 5.0
+
+
+def test_close_and_context_managers_reach_the_inner_transport() -> None:
+    """close(), aclose() and both kinds of with blocks close the wrapped transport."""
+    closed: list[str] = []
+
+    class Inner(httpx.BaseTransport):
+        def close(self) -> None:
+            closed.append("sync")
+
+    class AsyncInner(httpx.AsyncBaseTransport):
+        async def aclose(self) -> None:
+            closed.append("async")
+
+    with RetryTransport(transport=Inner()):
+        pass
+    with httpx.Client(transport=RetryTransport(transport=Inner())):
+        pass
+
+    async def main() -> None:
+        async with AsyncRetryTransport(transport=AsyncInner()):
+            pass
+        async with httpx.AsyncClient(transport=AsyncRetryTransport(transport=AsyncInner())):
+            pass
+
+    asyncio.run(main())
+    assert closed == ["sync", "sync", "async", "async"]
+
+
+def test_reprs_name_the_policy_and_never_a_request() -> None:
+    """The transports' reprs show their configuration only."""
+    assert repr(RetryTransport(FAST)).startswith("RetryTransport(policy=RetryPolicy(")
+    assert repr(AsyncRetryTransport(FAST)).startswith("AsyncRetryTransport(policy=RetryPolicy(")
+
+
+def test_the_default_transport_is_httpx_own() -> None:
+    """Without transport=, the twins wrap HTTPTransport and AsyncHTTPTransport."""
+    assert isinstance(RetryTransport().transport, httpx.HTTPTransport)
+    assert isinstance(AsyncRetryTransport().transport, httpx.AsyncHTTPTransport)

@@ -1,0 +1,60 @@
+"""The urllib3 client facade: a PoolManager whose retries are `errorkit.urllib3.Retry`."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import urllib3
+
+from errorkit import error_of
+from errorkit.urllib3 import Retry
+from support.harness import BodyKind, ClientOptions, Result, gen_body, register, timed
+
+
+class Urllib3Client:
+    name = "urllib3"
+
+    def __init__(self, options: ClientOptions) -> None:
+        # urllib3 has no raise_for_status: raise_on_status=True is its counterpart
+        # (the errorkit exception raised is also a MaxRetryError).
+        self.retry = Retry(options.policy, raise_on_status=options.raise_for_status)
+        self.http = urllib3.PoolManager(retries=self.retry, maxsize=options.pool_size, block=True)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes = b"",
+        body_kind: BodyKind = "none",
+        headers: dict[str, str] | None = None,
+        timeout: float = 5.0,
+    ) -> Result:
+        data: Any = None
+        if body_kind == "bytes":
+            data = body
+        elif body_kind == "file":
+            data = io.BytesIO(body)
+        elif body_kind == "oneshot":
+            data = gen_body(body)
+
+        def call() -> Result:
+            try:
+                r = self.http.request(method, url, body=data, headers=headers, timeout=timeout)
+            except Exception as exc:  # the facade reports what was raised
+                response = getattr(exc, "response", None)
+                return Result(
+                    status=getattr(response, "status", None),
+                    body=response.data if response is not None else None,
+                    exception=exc,
+                )
+            return Result(status=r.status, body=r.data, headers=dict(r.headers), info=error_of(r))
+
+        return timed(call)
+
+    def close(self) -> None:
+        self.http.clear()
+
+
+register("urllib3")(Urllib3Client)
