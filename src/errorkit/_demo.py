@@ -29,12 +29,14 @@ _MODULE_OF = {"httpx-async": "httpx"}
 
 @dataclass(frozen=True)
 class Scenario:
-    """One seed behaviour: what the server plays and what the client sends."""
+    """One seed behaviour: what the server plays, what the client sends, what must happen."""
 
     name: str
     method: str
     path: str
     steps: list[Any]
+    expect: tuple[int, int, str]
+    """(server attempts, final status, exception raised or "-")."""
     body: bytes = b""
 
 
@@ -55,23 +57,27 @@ def scenarios() -> list[Scenario]:
             "status": 503,
         }
     }
+    server_error = {"error": {"message": "Internal error", "type": "server_error"}}
     return [
-        Scenario("OneCLI 400 validation", "POST", "/v1/agents",
-                 [respond(400, body={"error": "Label is required"})], b'{"label": ""}'),
+        Scenario("OneCLI 400 flat", "POST", "/v1/agents",
+                 [respond(400, body={"error": "Label is required"})],
+                 (1, 400, "BadRequestError"), b'{"label": ""}'),
         Scenario("OneCLI 401 envelope", "GET", "/v1/agents",
                  [respond(401, body={"error": {"message": "Invalid API key or token.",
-                                               "type": "authentication_error"}})]),
-        Scenario("agents 429 retryAfter=1", "GET", "/v1/sandboxes",
-                 [respond(429, body=agents_429), respond(200, body={"data": []})]),
-        Scenario("500, 500, then 200", "GET", "/v1/secrets",
-                 [respond(500, body={"error": {"message": "Internal error",
-                                               "type": "server_error"}}),
-                  respond(500, body={"error": {"message": "Internal error",
-                                               "type": "server_error"}}),
-                  respond(200, body={"data": []})]),
-        Scenario("503 outage", "GET", "/v1/threads", [respond(503, body=unavailable)]),
-        Scenario("POST on 503: not re-sent", "POST", "/v1/vaults",
-                 [respond(503, body=unavailable), respond(201)], b'{"name": "v"}'),
+                                               "type": "authentication_error"}})],
+                 (1, 401, "AuthenticationError")),
+        Scenario("agents 429 retryAfter", "GET", "/v1/sandboxes",
+                 [respond(429, body=agents_429), respond(200, body={"data": []})],
+                 (2, 200, "-")),
+        Scenario("500, 500, 200", "GET", "/v1/secrets",
+                 [respond(500, body=server_error), respond(500, body=server_error),
+                  respond(200, body={"data": []})],
+                 (3, 200, "-")),
+        Scenario("503 outage", "GET", "/v1/threads", [respond(503, body=unavailable)],
+                 (3, 503, "ServiceUnavailableError")),
+        Scenario("POST on a 503", "POST", "/v1/vaults",
+                 [respond(503, body=unavailable), respond(201)],
+                 (1, 503, "ServiceUnavailableError"), b'{"name": "v"}'),
     ]  # fmt: skip
 
 
@@ -85,6 +91,7 @@ class Row:
     status: int | None = None
     exception: str = "-"
     seconds: float = 0.0
+    ok: bool = False
 
 
 Call = Callable[[str, str, bytes, RetryPolicy], int]
@@ -184,6 +191,7 @@ def play(server: FaultServer, stack: str, scenario: Scenario) -> Row:
         row.status = getattr(getattr(exc, "info", None), "status", None)
     row.seconds = time.monotonic() - start
     row.attempts = server.hits(scenario.path)
+    row.ok = (row.attempts, row.status, row.exception) == scenario.expect
     return row
 
 
@@ -198,7 +206,7 @@ def run_demo(stacks: Sequence[str] | None = None, *, as_json: bool = False) -> i
         )
         return 2
     results: dict[str, list[Row] | str] = {}
-    with FaultServer() as server, _progress(chosen, as_json) as advance:
+    with FaultServer() as server, _Progress(chosen, as_json) as advance:
         for stack in chosen:
             if not installed(stack):
                 results[stack] = "not installed"
@@ -218,10 +226,14 @@ def run_demo(stacks: Sequence[str] | None = None, *, as_json: bool = False) -> i
         )
     else:
         _print_tables(results)
-    return 0
+    failed = [(stack, row.scenario) for stack, rows in results.items()
+              if not isinstance(rows, str) for row in rows if not row.ok]
+    for stack, name in failed:
+        print(f"errorkit: {stack} did not behave as expected in {name!r}", file=sys.stderr)
+    return 1 if failed else 0
 
 
-class _progress:  # noqa: N801 - used as a context manager function
+class _Progress:
     """A rich progress bar on a terminal; nothing when output is JSON or rich is absent."""
 
     def __init__(self, stacks: list[str], quiet: bool) -> None:
@@ -270,9 +282,14 @@ def _print_tables(results: dict[str, list[Row] | str]) -> None:
         if isinstance(rows, str):
             console.print(Text(f"{stack}: {rows}", style="yellow"))
             continue
-        table = Table(title=stack, title_justify="left")
-        for header in ("scenario", "attempts", "waits (s)", "final", "exception", "time (s)"):
-            table.add_column(header)
+        seconds = sum(row.seconds for row in rows)
+        table = Table(title=f"{stack} ({seconds:.1f} s)", title_justify="left")
+        table.add_column("scenario", overflow="fold")
+        table.add_column("hits", justify="right")
+        table.add_column("waits (s)", overflow="fold")
+        table.add_column("final")
+        table.add_column("raised", no_wrap=True)
+        table.add_column("", no_wrap=True, min_width=4)
         for row in rows:
             table.add_row(*(Text(cell) for cell in _cells(row)))
         console.print(table)
@@ -287,5 +304,5 @@ def _cells(row: Row) -> list[str]:
         waits,
         final,
         escape_control(row.exception),
-        f"{row.seconds:.2f}",
+        "ok" if row.ok else "FAIL",
     ]

@@ -23,10 +23,12 @@ adapters. How each urllib3 hook maps onto the policy:
   parser (seconds, HTTP-date, ``retry-after-ms``...), never by urllib3's, so a
   server cannot make a request wait past ``max_retry_after`` or the deadline.
 
-Per-request state (attempt number, start time, whether the body can be re-sent,
-whether it carries an idempotency key, the last decision) lives in a frozen value
-that ``new()`` carries from one ``Retry`` to the next; the instance you configure
-is never mutated, so one instance can serve every thread.
+Per-request state (attempt number, start time, the last decision) lives in a
+frozen value that ``new()`` carries from one ``Retry`` to the next; the instance
+you configure is never mutated, so one instance can serve every thread. Whether
+the body can be re-sent and whether the request carries an idempotency key are
+read afresh at each failure from the pending ``urlopen`` call. A discarded error
+response whose unread body may exceed 64 KiB is closed rather than drained.
 
 Edges, all documented on `Retry`: the deadline starts at the first callback,
 bodies are inspected through urlopen's frame, idempotency keys come from the
@@ -79,20 +81,23 @@ if TYPE_CHECKING:
 __all__ = ["Retry", "request_headers"]
 
 #: urllib3's own counting and waiting knobs: the policy replaces them. Each is
-#: pinned to the value below (``new()`` passes them back); another value is refused.
+#: pinned to the value below (``new()`` passes them back); another value is refused
+#: with the explanation beside it.
+_ATTEMPTS = "the RetryPolicy counts attempts: use RetryPolicy(max_attempts=...)"
+_HINTS = "server hints are capped by RetryPolicy(max_retry_after=...)"
 _POLICY_OWNED: dict[str, tuple[object, str]] = {
-    "total": (None, "max_attempts"),
-    "connect": (None, "max_attempts"),
-    "read": (None, "max_attempts"),
-    "status": (None, "max_attempts"),
-    "other": (None, "max_attempts"),
-    "allowed_methods": (None, "idempotency_key (method safety is decided per failure)"),
-    "status_forcelist": (None, "errorkit's classification of each response"),
-    "backoff_factor": (0, "initial_delay, multiplier"),
-    "backoff_max": (_Urllib3Retry.DEFAULT_BACKOFF_MAX, "max_delay"),
-    "backoff_jitter": (0.0, "jitter"),
-    "respect_retry_after_header": (True, "max_retry_after"),
-    "retry_after_max": (_Urllib3Retry.DEFAULT_RETRY_AFTER_MAX, "max_retry_after"),
+    "total": (None, _ATTEMPTS),
+    "connect": (None, _ATTEMPTS),
+    "read": (None, _ATTEMPTS),
+    "status": (None, _ATTEMPTS),
+    "other": (None, _ATTEMPTS),
+    "allowed_methods": (None, "method safety is judged per failure (see idempotency_key)"),
+    "status_forcelist": (None, "errorkit's classification decides which statuses are retried"),
+    "backoff_factor": (0, "use RetryPolicy(initial_delay=..., multiplier=...)"),
+    "backoff_max": (_Urllib3Retry.DEFAULT_BACKOFF_MAX, "use RetryPolicy(max_delay=...)"),
+    "backoff_jitter": (0.0, "use RetryPolicy(jitter=...)"),
+    "respect_retry_after_header": (True, _HINTS),
+    "retry_after_max": (_Urllib3Retry.DEFAULT_RETRY_AFTER_MAX, _HINTS),
 }
 
 #: urllib3's exceptions -> what errorkit knows about the failure. First match wins:
@@ -389,13 +394,10 @@ def _check_owned(kwargs: Mapping[str, Any]) -> None:
     for name, value in kwargs.items():
         if name not in _POLICY_OWNED:
             continue
-        pinned, setting = _POLICY_OWNED[name]
+        pinned, explanation = _POLICY_OWNED[name]
         if value == pinned or (name == "status_forcelist" and not value):
             continue
-        raise TypeError(
-            f"errorkit.urllib3.Retry takes no {name}={value!r}: the RetryPolicy decides "
-            f"that; set RetryPolicy({setting.split(' ')[0].rstrip(',')}=...) instead ({setting})"
-        )
+        raise TypeError(f"errorkit.urllib3.Retry takes no {name}={value!r}: {explanation}")
 
 
 def _classified(response: BaseHTTPResponse | None) -> ErrorInfo | None:

@@ -123,6 +123,12 @@ def test_script_rejects_an_empty_step_list(server: FaultServer) -> None:
         server.script("/e", [])
 
 
+def test_script_rejects_objects_that_are_not_steps(server: FaultServer) -> None:
+    """A status code or dict where a step belongs is reported when scripting."""
+    with pytest.raises(TypeError, match="not a step"):
+        server.script("/e", [503])  # type: ignore[list-item]
+
+
 def test_single_step_needs_no_list(server: FaultServer) -> None:
     """`script(path, step)` with one bare step works like a one-element list."""
     server.script("/one", respond(201))

@@ -44,7 +44,7 @@ from errorkit.testing._play import (
     set_linger_zero,
 )
 from errorkit.testing._records import Headers, RecordedRequest
-from errorkit.testing._steps import Dynamic, Step, dynamic, respond
+from errorkit.testing._steps import STEP_TYPES, Dynamic, Step, dynamic, respond
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -232,6 +232,9 @@ class FaultServer:
         seq = (steps,) if not isinstance(steps, Sequence) else tuple(steps)
         if not seq:
             raise ValueError("a script needs at least one step")
+        for step in seq:
+            if not isinstance(step, STEP_TYPES):
+                raise TypeError(f"not a step (use respond(), drop(), ...): {step!r}")
         key = (method.upper() if method else None, path)
         with self._lock:
             self._scripts[key] = _Script(seq)
@@ -358,9 +361,8 @@ class FaultServer:
 
     def _serve(self, conn: _Conn) -> None:
         reader = Reader(conn.sock)
-        outcome = Next.CLOSE
+        outcome = Next.KEEP
         try:
-            outcome = Next.KEEP
             while outcome is Next.KEEP and not conn.cancel.is_set():
                 outcome = self._serve_one(conn, reader)
         except (OSError, ClientGone):

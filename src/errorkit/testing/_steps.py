@@ -88,6 +88,7 @@ class Dynamic:
 
 
 Step: TypeAlias = Respond | Drop | Stall | SlowBody | ResetMidBody | HugeBody | Dynamic
+STEP_TYPES = (Respond, Drop, Stall, SlowBody, ResetMidBody, HugeBody, Dynamic)
 
 
 def respond(  # noqa: PLR0913 - one keyword per HTTP feature a test may need

@@ -1,0 +1,179 @@
+"""The `errorkit` command: `explain` and `demo`, as a person and a script use them."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from errorkit import _demo
+from errorkit._cli import main
+
+RAW_429 = (
+    b"HTTP/1.1 429 Too Many Requests\r\n"
+    b"Content-Type: application/json\r\n"
+    b"x-request-id: req_42\r\n\r\n"
+    b'{"error": {"code": "rate_limit_exceeded", "message": "Too many requests. Please retry '
+    b'after 60 seconds.", "status": 429, "retryAfter": 60}}'
+)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_explain_reads_raw_http_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A `curl -i` capture in a file is classified: category, wait and its source, hint."""
+    capture = tmp_path / "r.txt"
+    capture.write_bytes(RAW_429)
+    code, out, _ = run(capsys, "explain", str(capture))
+    assert code == 0
+    for text in ("rate_limited", "60 s (from body:error.retryAfter)", "req_42",
+                 "rate_limit_exceeded", "Too many requests."):
+        assert text in out
+
+
+def test_explain_reads_standard_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'-' reads the response from stdin; the last of several responses is the one explained."""
+    raw = b"HTTP/1.1 100 Continue\r\n\r\n" + RAW_429
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    code, out, _ = run(capsys, "explain", "-", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["status"], data["category"], data["retry_after"]) == (429, "rate_limited", 60)
+    assert data["default_policy"]["GET"].startswith("retry in 60")
+
+
+def test_explain_from_flags_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """--status/--header/--body give the same classification, as JSON for scripts."""
+    code, out, _ = run(
+        capsys, "explain", "--status", "401", "-H", "Content-Type: application/json",
+        "--body", '{"error": {"message": "Invalid API key or token.", "type": '
+        '"authentication_error"}}', "--json",
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0
+    assert data["category"] == "authentication"
+    assert data["retryable"] is False
+    assert "X-Project-Id" in data["hint"]
+    assert data["default_policy"]["POST"].startswith("no retry")
+
+
+def test_explain_escapes_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    """An ANSI escape in a server message is printed escaped, never interpreted."""
+    code, out, _ = run(capsys, "explain", "--status", "500", "--body", "boom\x1b[2J[bold]x")
+    assert code == 0
+    assert "\x1b" not in out
+    assert "\\x1b[2J[bold]x" in out
+
+
+def test_explain_a_success_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    """A 200 is not an error: the command says so and succeeds."""
+    code, out, _ = run(capsys, "explain", "--status", "200", "--body", "fine")
+    assert code == 0
+    assert "not an error" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "/no/such/file"], "cannot read"),
+        (["explain", "--header", "X: y"], "need --status"),
+        (["explain", "--status", "500", "-H", "novalue"], "Name: value"),
+        (["explain", "f.txt", "--status", "500"], "not both"),
+    ],
+)
+def test_explain_bad_input_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """Unreadable or contradictory input exits 2 with one clear line on stderr."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert message in err
+
+
+def test_explain_text_that_is_not_http(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Text without a status line is refused with an example of what is expected."""
+    bad = tmp_path / "bad.txt"
+    bad.write_text("hello there")
+    code, _, err = run(capsys, "explain", str(bad))
+    assert code == 2
+    assert "HTTP/1.1 429" in err
+
+
+def test_explain_prints_plain_text_without_rich(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the cli extra (no rich), explain still prints an aligned plain table."""
+    real_import = builtins.__import__
+
+    def no_rich(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("rich"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_rich)
+    code, out, _ = run(capsys, "explain", "--status", "404", "--body", '{"error": "Agent not found"}')
+    assert code == 0
+    assert "category" in out
+    assert "not_found" in out
+
+
+def test_demo_plays_the_seeds_on_a_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo on requests plays every seed scenario as expected and exits 0."""
+    code, out, _ = run(capsys, "demo", "--stack", "requests", "--json")
+    assert code == 0
+    rows = json.loads(out)["requests"]
+    assert [r["scenario"] for r in rows] == [s.name for s in _demo.scenarios()]
+    assert all(r["ok"] for r in rows)
+    retried = next(r for r in rows if r["scenario"] == "agents 429 retryAfter")
+    assert retried["waits"][0] >= 1.0
+
+
+def test_demo_reports_a_missing_stack(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack that is not installed is reported, not a crash."""
+    monkeypatch.setattr(_demo, "installed", lambda stack: stack != "aiohttp")
+    code, out, _ = run(capsys, "demo", "--stack", "aiohttp", "--json")
+    assert code == 0
+    assert json.loads(out) == {"aiohttp": "not installed"}
+
+
+def test_demo_fails_when_a_stack_misbehaves(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack whose outcome differs from the seed's expectation makes the demo exit 1."""
+    monkeypatch.setitem(_demo.CALLS, "requests", lambda *args: 200)
+    code, _, err = run(capsys, "demo", "--stack", "requests", "--json")
+    assert code == 1
+    assert "did not behave as expected" in err
+
+
+def test_demo_unknown_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown stack name is a usage error."""
+    code, _, err = run(capsys, "demo", "--stack", "curl")
+    assert code == 2
+    assert "unknown stack" in err
+
+
+def test_python_dash_m_errorkit() -> None:
+    """`python -m errorkit --help` works and lists both commands."""
+    out = subprocess.run(
+        [sys.executable, "-m", "errorkit", "--help"], capture_output=True, text=True,
+        check=True, timeout=60,
+    )  # fmt: skip
+    assert "explain" in out.stdout
+    assert "demo" in out.stdout
