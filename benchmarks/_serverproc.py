@@ -8,9 +8,11 @@ import json
 import multiprocessing as mp
 import random
 import urllib.request
-from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PARTIAL_FAILURE_RATE = 0.2
 
@@ -30,13 +32,17 @@ def _serve(port_queue: Any, stop: Any, seed: int) -> None:
         counts["partial"] += 1
         return failed if rng.random() < PARTIAL_FAILURE_RATE else ok
 
+    def restart(_: object) -> Any:
+        counts.update(outage=0, partial=0)
+        rng.seed(seed)
+        return ok
+
     with FaultServer() as server:
         server.fast_path = "/fast"
         server.script("/outage", [dynamic(outage)])
         server.script("/partial", [dynamic(partial)])
         server.script("/stats", [dynamic(lambda _: respond(200, body=dict(counts)))])
-        server.script("/reset", [dynamic(lambda _: (counts.update(outage=0, partial=0),
-                                                     rng.seed(seed), ok)[-1])])
+        server.script("/reset", [dynamic(restart)])
         port_queue.put(server.port)
         stop.wait(3600)
 

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from _serverproc import reset, server_process, stats
-
-from errorkit import RetryPolicy
 from errorkit.testing import instant_waits
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -66,14 +64,18 @@ def _requests_variants() -> list[Variant]:
     from errorkit.requests import RetryAdapter
 
     def u3_retry() -> Retry:
-        return Retry(total=2, backoff_factor=0.1, status_forcelist=RETRY_STATUSES,
-                     raise_on_status=False)
+        return Retry(
+            total=2, backoff_factor=0.1, status_forcelist=RETRY_STATUSES, raise_on_status=False
+        )
 
     return [
         Variant("requests", "bare", lambda: _requests_session(None)),
         Variant("requests", "errorkit", lambda: _requests_session(RetryAdapter())),
-        Variant("requests", "urllib3 Retry",
-                lambda: _requests_session(HTTPAdapter(max_retries=u3_retry()))),
+        Variant(
+            "requests",
+            "urllib3 Retry",
+            lambda: _requests_session(HTTPAdapter(max_retries=u3_retry())),
+        ),
         Variant("requests", "tenacity", _requests_tenacity),
     ]
 
@@ -104,9 +106,18 @@ def _urllib3_variants() -> list[Variant]:
     return [
         Variant("urllib3", "bare", lambda: pool(False)),
         Variant("urllib3", "errorkit", lambda: pool(ErrorkitRetry())),
-        Variant("urllib3", "urllib3 Retry", lambda: pool(urllib3.Retry(
-            total=2, backoff_factor=0.1, status_forcelist=RETRY_STATUSES,
-            raise_on_status=False))),
+        Variant(
+            "urllib3",
+            "urllib3 Retry",
+            lambda: pool(
+                urllib3.Retry(
+                    total=2,
+                    backoff_factor=0.1,
+                    status_forcelist=RETRY_STATUSES,
+                    raise_on_status=False,
+                )
+            ),
+        ),
     ]
 
 
@@ -121,8 +132,7 @@ def _httpx_variants() -> list[Variant]:
         return (lambda url: c.get(url).status_code), c.close
 
     def alternative() -> Any:
-        return httpx_retries.RetryTransport(
-            retry=httpx_retries.Retry(total=2, backoff_factor=0.1))
+        return httpx_retries.RetryTransport(retry=httpx_retries.Retry(total=2, backoff_factor=0.1))
 
     return [
         Variant("httpx", "bare", lambda: client(None)),
@@ -155,13 +165,14 @@ def _httpx_async_variants() -> list[Variant]:
         loop = _Loop()
 
         async def build() -> httpx.AsyncClient:
-            return httpx.AsyncClient(transport=make_transport() if make_transport else None,
-                                     timeout=5)
+            return httpx.AsyncClient(
+                transport=make_transport() if make_transport else None, timeout=5
+            )
 
         c = loop.run(build())
 
         async def get(url: str) -> int:
-            return (await c.get(url)).status_code
+            return int((await c.get(url)).status_code)
 
         def close() -> None:
             loop.run(c.aclose())
@@ -172,9 +183,16 @@ def _httpx_async_variants() -> list[Variant]:
     return [
         Variant("httpx-async", "bare", lambda: client(None), True),
         Variant("httpx-async", "errorkit", lambda: client(AsyncRetryTransport), True),
-        Variant("httpx-async", "httpx-retries", lambda: client(
-            lambda: httpx_retries.RetryTransport(
-                retry=httpx_retries.Retry(total=2, backoff_factor=0.1))), True),
+        Variant(
+            "httpx-async",
+            "httpx-retries",
+            lambda: client(
+                lambda: httpx_retries.RetryTransport(
+                    retry=httpx_retries.Retry(total=2, backoff_factor=0.1)
+                )
+            ),
+            True,
+        ),
     ]
 
 
@@ -192,7 +210,8 @@ def _aiohttp_variants() -> list[Variant]:
             s = aiohttp.ClientSession(middlewares=middlewares)
             if kind == "aiohttp-retry":
                 options = aiohttp_retry.ExponentialRetry(
-                    attempts=3, start_timeout=0.1, statuses=set(RETRY_STATUSES))
+                    attempts=3, start_timeout=0.1, statuses=set(RETRY_STATUSES)
+                )
                 return s, aiohttp_retry.RetryClient(client_session=s, retry_options=options)
             return s, s
 
@@ -218,8 +237,13 @@ def _aiohttp_variants() -> list[Variant]:
 
 def variants() -> list[Variant]:
     """Every variant of every stack, bare first within each stack."""
-    return [*_requests_variants(), *_urllib3_variants(), *_httpx_variants(),
-            *_httpx_async_variants(), *_aiohttp_variants()]
+    return [
+        *_requests_variants(),
+        *_urllib3_variants(),
+        *_httpx_variants(),
+        *_httpx_async_variants(),
+        *_aiohttp_variants(),
+    ]
 
 
 # -- the three measures --------------------------------------------------------------------
@@ -249,10 +273,15 @@ def overhead(base: str, rounds: int, per_round: int) -> list[dict[str, Any]]:
         for send_close in built.values():
             send_close[1]()
     bare = {v.stack: statistics.median(samples[id(v)]) for v in chosen if v.name == "bare"}
-    return [{"stack": v.stack, "variant": v.name,
-             "us_per_request": round(statistics.median(samples[id(v)]), 1),
-             "ratio_to_bare": round(statistics.median(samples[id(v)]) / bare[v.stack], 3)}
-            for v in chosen]
+    return [
+        {
+            "stack": v.stack,
+            "variant": v.name,
+            "us_per_request": round(statistics.median(samples[id(v)]), 1),
+            "ratio_to_bare": round(statistics.median(samples[id(v)]) / bare[v.stack], 3),
+        }
+        for v in chosen
+    ]
 
 
 @contextmanager
@@ -280,8 +309,13 @@ def amplification(base: str, requests_per_client: int) -> list[dict[str, Any]]:
         finally:
             close()
         hits = stats(base)["outage"]
-        rows.append({"stack": v.stack, "variant": v.name,
-                     "attempts_per_request": round(hits / requests_per_client, 3)})
+        rows.append(
+            {
+                "stack": v.stack,
+                "variant": v.name,
+                "attempts_per_request": round(hits / requests_per_client, 3),
+            }
+        )
     return rows
 
 
@@ -295,7 +329,7 @@ def _no_alternative_sleep() -> Iterator[None]:
         return await original_asleep(0, result)
 
     time.sleep = lambda _delay: None
-    asyncio.sleep = no_asleep  # type: ignore[assignment]
+    asyncio.sleep = no_asleep
     try:
         yield
     finally:
@@ -319,13 +353,16 @@ def partial_outage(base: str, requests_per_client: int) -> list[dict[str, Any]]:
         finally:
             close()
         latencies.sort()
-        rows.append({
-            "stack": v.stack, "variant": v.name,
-            "success_rate": round(ok / requests_per_client, 4),
-            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
-            "attempts_per_request": round(stats(base)["partial"] / requests_per_client, 3),
-        })
+        rows.append(
+            {
+                "stack": v.stack,
+                "variant": v.name,
+                "success_rate": round(ok / requests_per_client, 4),
+                "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+                "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+                "attempts_per_request": round(stats(base)["partial"] / requests_per_client, 3),
+            }
+        )
     return rows
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from errorkit._loop import new_idempotency_key
 from errorkit._policy import RetryPolicy, is_idempotent
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def idempotency_header(

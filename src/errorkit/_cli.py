@@ -9,15 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from errorkit._info import ErrorInfo
 from errorkit._parse import parse
 from errorkit._policy import RetryPolicy
 from errorkit._rawhttp import NotHTTPError, parse_raw_response
 from errorkit._text import escape_control
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from errorkit._info import ErrorInfo
 
 #: Most bytes of input `explain` reads: far above the 64 KiB that parse() looks at.
 MAX_INPUT = 1024 * 1024
@@ -219,8 +222,7 @@ def _print_explanation(status: int, info: ErrorInfo | None, out: TextIO) -> None
         from rich.text import Text
     except ImportError:  # the core works without the cli extra: plain text then
         width = max(len(name) for name, _ in rows)
-        for name, value in rows:
-            out.write(f"{name:<{width}}  {value}\n")
+        out.writelines(f"{name:<{width}}  {value}\n" for name, value in rows)
         return
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold cyan", no_wrap=True)

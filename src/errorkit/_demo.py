@@ -226,8 +226,13 @@ def run_demo(stacks: Sequence[str] | None = None, *, as_json: bool = False) -> i
         )
     else:
         _print_tables(results)
-    failed = [(stack, row.scenario) for stack, rows in results.items()
-              if not isinstance(rows, str) for row in rows if not row.ok]
+    failed = [
+        (stack, row.scenario)
+        for stack, rows in results.items()
+        if not isinstance(rows, str)
+        for row in rows
+        if not row.ok
+    ]
     for stack, name in failed:
         print(f"errorkit: {stack} did not behave as expected in {name!r}", file=sys.stderr)
     return 1 if failed else 0

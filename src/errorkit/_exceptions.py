@@ -57,6 +57,7 @@ _LIVE_ATTRIBUTES: dict[str, object] = {
     "request_info": None,  # aiohttp (request headers, unpicklable multidict)
     "history": (),  # aiohttp (ClientResponse objects)
     "headers": None,  # aiohttp (response headers, unpicklable multidict)
+    "pool": None,  # urllib3 MaxRetryError (a live pool holds locks)
 }
 
 

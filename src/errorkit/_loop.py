@@ -128,7 +128,7 @@ def attempts(
         yield Wait(decision.delay)
 
 
-def _announce(
+def _announce(  # noqa: PLR0913, PLR0917 - private: the loop passes what it holds
     policy: RetryPolicy,
     decision: Decision,
     outcome: ErrorInfo | TransportFailure,

@@ -173,7 +173,7 @@ class RetryPolicy:
     - ``deadline=None``: no overall limit by default, as in every HTTP library; the
       attempt count and the caps bound the waiting: at most 3 s from the formula,
       120 s when a server asks for 60 s twice.
-    - ``budget``: a fresh `RetryBudget` per policy (10 % of requests + 1/s),
+    - ``budget``: a fresh `RetryBudget` per policy (25 % of requests + 1/s),
       shared by every copy made with `with_changes`.
 
     Attributes:

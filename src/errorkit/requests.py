@@ -12,8 +12,8 @@ inside the loop, so a body cut short is retried like any other transport failure
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import contextlib
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -30,10 +30,14 @@ from errorkit._adapter import idempotency_header
 from errorkit._compat import build
 from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
 from errorkit._formats import MAX_BODY
-from errorkit._info import ErrorInfo
-from errorkit._loop import Failed, Final, Send, Sent, attempts, drive
+from errorkit._loop import Failed, Final, Loop, Send, Sent, attempts, drive
 from errorkit._parse import parse
 from errorkit._policy import RetryPolicy, TransportFailure
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from errorkit._info import ErrorInfo
 
 __all__ = ["RetryAdapter"]
 
@@ -55,7 +59,13 @@ class RetryAdapter(HTTPAdapter):
             `pool_block`); `max_retries` is refused: the policy owns retries.
     """
 
-    __attrs__ = [*HTTPAdapter.__attrs__, "policy", "raise_for_status", "max_body"]
+    # requests pickles only __attrs__: errorkit's settings must be listed to survive.
+    __attrs__ = [  # noqa: RUF012 - requests' own convention, typed as an instance variable
+        *HTTPAdapter.__attrs__,
+        "policy",
+        "raise_for_status",
+        "max_body",
+    ]
 
     def __init__(
         self,
@@ -75,7 +85,7 @@ class RetryAdapter(HTTPAdapter):
     def __repr__(self) -> str:
         return f"RetryAdapter(policy={self.policy!r}, raise_for_status={self.raise_for_status})"
 
-    def send(  # noqa: PLR0913 - requests' own signature
+    def send(  # noqa: PLR0913, PLR0917 - requests' own signature
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
@@ -109,7 +119,7 @@ class RetryAdapter(HTTPAdapter):
             except _TRANSPORT_ERRORS as exc:
                 return Failed(exc, _failure(exc))
 
-        loop = attempts(
+        loop: Loop[requests.Response] = attempts(
             policy,
             method=method,
             url=request.url or "",
@@ -148,10 +158,14 @@ class RetryAdapter(HTTPAdapter):
         return result.response
 
 
-_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
-def _failure(exc: BaseException) -> TransportFailure:
+def _failure(exc: BaseException) -> TransportFailure:  # noqa: PLR0911 - one from->to table
     reason = _reason(exc)
     if isinstance(exc, requests.exceptions.SSLError):
         return TransportFailure(sent=False, retryable=False, description="TLS handshake failed")
@@ -229,7 +243,7 @@ def _peek(response: requests.Response, bound: int) -> bytes:
     data: bytes = raw.read(bound + 1, decode_content=True) or b""
     if len(data) <= bound:
         response._content = data  # noqa: SLF001 - the state `.content` itself leaves
-        response._content_consumed = True  # noqa: SLF001
+        response._content_consumed = True  # type: ignore[attr-defined]  # noqa: SLF001
     else:
         response.raw = _PrefixedRaw(raw, data)
     return data[:bound]
@@ -252,7 +266,8 @@ class _PrefixedRaw:
         if head:
             self._prefix = head[amt:]
             return head[:amt]
-        return self._raw.read(amt, *args, **kwargs) or b""  # type: ignore[no-any-return]
+        data: bytes = self._raw.read(amt, *args, **kwargs) or b""
+        return data
 
     def stream(self, amt: int = 2**16, decode_content: bool | None = None) -> Any:
         if self._prefix:
@@ -266,11 +281,9 @@ class _PrefixedRaw:
 
 def _discard(response: requests.Response) -> None:
     """Release a response that will not be returned, so its connection is reused."""
-    if not response._content_consumed:  # noqa: SLF001
+    if not response._content_consumed:  # type: ignore[attr-defined]  # noqa: SLF001
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) <= MAX_BODY:
-            try:
+            with contextlib.suppress(requests.RequestException):
                 _ = response.content  # small: read to EOF, the connection goes back to the pool
-            except requests.RequestException:
-                pass
     response.close()

@@ -118,11 +118,6 @@ _FAILURES: tuple[tuple[type[BaseException], TransportFailure], ...] = (
 )
 _OTHER_FAILURE = TransportFailure(sent=True, description="request failed")
 
-#: The ``pool`` given to errorkit's MaxRetryError subclasses. urllib3's own
-#: MaxRetryError pickles without its pool; the errorkit-compatible class pickles its
-#: ``__dict__``, where a live pool (it holds locks) would make pickling fail.
-_PICKLABLE_POOL = None
-
 #: Where urllib3's own Retry re-raises a read error unwrapped instead of MaxRetryError.
 _UNWRAPPED = frozenset({Reason.UNSAFE_METHOD, Reason.NOT_REPLAYABLE})
 
@@ -268,7 +263,9 @@ class Retry(_Urllib3Retry):
         full_url = _full_url(_pool, url)
         if not decision.retry:
             _log_stop(decision, verb, full_url, attempt)
-            raise self._give_up(decision, outcome, attempt, url=url, response=response, error=error)
+            raise self._give_up(
+                decision, outcome, attempt, pool=_pool, url=url, response=response, error=error
+            )
         _announce(self.policy, decision, outcome, verb, full_url, attempt)
         if response is not None:
             _release_if_large(response)
@@ -307,6 +304,7 @@ class Retry(_Urllib3Retry):
         outcome: ErrorInfo | TransportFailure,
         attempt: int,
         *,
+        pool: ConnectionPool | None,
         url: str | None,
         response: BaseHTTPResponse | None,
         error: Exception | None,
@@ -323,7 +321,7 @@ class Retry(_Urllib3Retry):
                 MaxRetryError,
                 outcome.info(),
                 attempts=attempt,
-                foreign_args=(_PICKLABLE_POOL, url or "", error),
+                foreign_args=(pool, url or "", error),
             )
             failed.__cause__ = error
             return failed
@@ -334,7 +332,7 @@ class Retry(_Urllib3Retry):
             outcome,
             response=response,
             attempts=attempt,
-            foreign_args=(_PICKLABLE_POOL, url or "", reason),
+            foreign_args=(pool, url or "", reason),
         )
         exc.__cause__ = reason
         return exc

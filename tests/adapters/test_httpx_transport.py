@@ -260,7 +260,7 @@ def test_retry_after_ms_is_waited_for_real(fault_server: FaultServer, twin: Make
     [("date+30", 29.0, 31.5), ("soon, maybe", 0.0, 0.06)],
     ids=["http-date", "garbage"],
 )
-def test_retry_after_date_and_garbage(  # noqa: PLR0917 - a parametrized table
+def test_retry_after_date_and_garbage(
     fault_server: FaultServer,
     twin: MakeTwin,
     instant_waits: InstantWaits,

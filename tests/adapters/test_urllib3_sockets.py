@@ -529,7 +529,7 @@ def test_final_errors_pickle(server: FaultServer) -> None:
     with pytest.raises(MaxRetryError) as transport_error:
         _manager().request("GET", url, timeout=5)
     for exc in (status_error.value, transport_error.value):
-        copy = pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own object
+        copy = pickle.loads(pickle.dumps(exc))
         assert (type(copy), str(copy)) == (type(exc), str(exc))
         assert isinstance(copy, MaxRetryError)
 

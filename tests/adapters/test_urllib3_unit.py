@@ -152,7 +152,7 @@ def test_budget_counts_each_logical_request_once() -> None:
 def test_pickles_inside_a_requests_adapter() -> None:
     """An HTTPAdapter carrying the Retry survives pickling with its policy settings."""
     adapter = HTTPAdapter(max_retries=Retry(RetryPolicy(max_attempts=5)))
-    copy = pickle.loads(pickle.dumps(adapter))  # noqa: S301 - our own object
+    copy = pickle.loads(pickle.dumps(adapter))
     assert isinstance(copy.max_retries, Retry)
     assert copy.max_retries.policy.max_attempts == 5
 

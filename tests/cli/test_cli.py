@@ -7,12 +7,15 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from errorkit import _demo
 from errorkit._cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 RAW_429 = (
     b"HTTP/1.1 429 Too Many Requests\r\n"
@@ -29,14 +32,21 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_explain_reads_raw_http_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_explain_reads_raw_http_from_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A `curl -i` capture in a file is classified: category, wait and its source, hint."""
     capture = tmp_path / "r.txt"
     capture.write_bytes(RAW_429)
     code, out, _ = run(capsys, "explain", str(capture))
     assert code == 0
-    for text in ("rate_limited", "60 s (from body:error.retryAfter)", "req_42",
-                 "rate_limit_exceeded", "Too many requests."):
+    for text in (
+        "rate_limited",
+        "60 s (from body:error.retryAfter)",
+        "req_42",
+        "rate_limit_exceeded",
+        "Too many requests.",
+    ):
         assert text in out
 
 
@@ -102,9 +112,7 @@ def test_explain_bad_input_is_a_clear_error(
     assert message in err
 
 
-def test_explain_text_that_is_not_http(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_explain_text_that_is_not_http(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Text without a status line is refused with an example of what is expected."""
     bad = tmp_path / "bad.txt"
     bad.write_text("hello there")
@@ -125,7 +133,9 @@ def test_explain_prints_plain_text_without_rich(
         return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builtins, "__import__", no_rich)
-    code, out, _ = run(capsys, "explain", "--status", "404", "--body", '{"error": "Agent not found"}')
+    code, out, _ = run(
+        capsys, "explain", "--status", "404", "--body", '{"error": "Agent not found"}'
+    )
     assert code == 0
     assert "category" in out
     assert "not_found" in out

@@ -97,7 +97,7 @@ RATE_LIMITED = make_info(
 
 def roundtrip(exc: APIError) -> APIError:
     """exc pickled and unpickled (our own objects: no untrusted data involved)."""
-    clone: APIError = pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own exception
+    clone: APIError = pickle.loads(pickle.dumps(exc))
     return clone
 
 

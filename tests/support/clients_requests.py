@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import requests
 
@@ -35,7 +36,7 @@ class RequestsClient:
         headers: dict[str, str] | None = None,
         timeout: float = 5.0,
     ) -> Result:
-        data: object = None
+        data: Any = None
         if body_kind == "bytes":
             data = body
         elif body_kind == "file":
@@ -46,7 +47,7 @@ class RequestsClient:
         def call() -> Result:
             try:
                 r = self.session.request(method, url, data=data, headers=headers, timeout=timeout)
-            except Exception as exc:  # noqa: BLE001 - the facade reports what was raised
+            except Exception as exc:
                 response = getattr(exc, "response", None)
                 return Result(
                     status=getattr(response, "status_code", None),

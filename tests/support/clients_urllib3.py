@@ -8,7 +8,7 @@ from typing import Any
 import urllib3
 
 from errorkit import error_of
-from errorkit.urllib3 import Retry
+from errorkit.urllib3 import Retry, request_headers
 from support.harness import BodyKind, ClientOptions, Result, gen_body, register, timed
 
 
@@ -41,7 +41,9 @@ class Urllib3Client:
 
         def call() -> Result:
             try:
-                r = self.http.request(method, url, body=data, headers=headers, timeout=timeout)
+                # A Retry cannot add headers: the documented helper adds the key.
+                sent = request_headers(self.retry.policy, method, headers)
+                r = self.http.request(method, url, body=data, headers=sent, timeout=timeout)
             except Exception as exc:  # the facade reports what was raised
                 response = getattr(exc, "response", None)
                 return Result(

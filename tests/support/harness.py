@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from errorkit import ErrorInfo, RetryPolicy
+if TYPE_CHECKING:
+    from errorkit import ErrorInfo, RetryPolicy
 
 BodyKind = Literal["none", "bytes", "file", "oneshot"]
 """`oneshot`: a generator (sync stacks) or async generator (async stacks)."""

@@ -9,8 +9,6 @@ import pytest
 
 from errorkit.testing import FaultServer
 
-pytest_plugins = ["pytester"]
-
 RawExchange = Callable[..., bytes]
 
 

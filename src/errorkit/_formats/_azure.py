@@ -12,7 +12,7 @@ from errorkit._formats._base import Document, Extracted
 from errorkit._formats._util import first_text, hints, items, shape, text
 
 _INNER_KEYS = ("innererror", "innerError")
-_MARKERS = ("innererror", "innerError", "target", "details", "additionalInfo")
+_MARKERS = frozenset({"innererror", "innerError", "target", "details", "additionalInfo"})
 _REQUEST_ID_KEYS = ("request-id", "requestId", "client-request-id")
 
 
@@ -25,7 +25,7 @@ def azure(doc: Document) -> Extracted | None:
         return None
     machine = text(err.get("code"))
     message = _message(err.get("message"))
-    if machine is None and not (message and any(key in err for key in _MARKERS)):
+    if machine is None and not (message and not _MARKERS.isdisjoint(err)):
         return None
     found = hints(obj, err)
     return Extracted(

@@ -4,6 +4,11 @@ A recognizer is any callable ``(Document) -> Extracted | None`` with a ``name``.
 It returns None when the body is not its shape, and it must never raise (the
 registry guards it anyway). Recognizers are tried in registry order; the first
 that answers wins, so specific shapes come before generic ones.
+
+A recognizer may also carry ``keys``: a set of top-level JSON object keys, one of
+which must be present for it to be tried (absent or None: tried for every body,
+as markup and text recognizers need). The registry indexes recognizers by these
+keys, so choosing the candidates for a body does not cost a call per recognizer.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_BOM_STARTS = frozenset(mark[:1] for mark, _ in _BOMS)
 _content_types: dict[str, tuple[str, str | None]] = {}
 
 
@@ -98,9 +99,10 @@ def _decode(body: object, max_body: int, charset: str | None) -> str:
     if not isinstance(body, bytes):
         return ""
     data = body[:max_body]
-    for mark, encoding in _BOMS:
-        if data.startswith(mark):
-            return _decode_with(data, encoding)
+    if data[:1] in _BOM_STARTS:
+        for mark, encoding in _BOMS:
+            if data.startswith(mark):
+                return _decode_with(data, encoding)
     if charset is not None:
         return _decode_with(data, charset)
     try:

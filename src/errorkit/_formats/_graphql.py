@@ -12,7 +12,7 @@ from errorkit._formats._base import Document, Extracted
 from errorkit._formats._util import first_text, hints, items, shape, text
 from errorkit._info import Category
 
-_MEMBERS = ("locations", "path", "extensions")
+_MEMBERS = frozenset({"locations", "path", "extensions"})
 _CATEGORIES = {
     "UNAUTHENTICATED": Category.AUTHENTICATION,
     "FORBIDDEN": Category.PERMISSION,
@@ -37,7 +37,7 @@ def graphql(doc: Document) -> Extracted | None:
     if not isinstance(head, dict) or not isinstance(head.get("message"), str):
         return None
     graphql_type = doc.media_type == "application/graphql-response+json"
-    if "data" not in obj and not graphql_type and not any(key in head for key in _MEMBERS):
+    if "data" not in obj and not graphql_type and _MEMBERS.isdisjoint(head):
         return None
     extensions = head.get("extensions")
     machine = (first_text(extensions, ("code",)) if isinstance(extensions, dict) else None) or text(

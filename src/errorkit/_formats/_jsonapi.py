@@ -8,7 +8,7 @@ from __future__ import annotations
 from errorkit._formats._base import Document, Extracted
 from errorkit._formats._util import code, http_status, items, shape, text
 
-_MEMBERS = ("title", "detail", "source", "status", "links")
+_MEMBERS = frozenset({"title", "detail", "source", "status", "links"})
 
 
 @shape("jsonapi", keys=["errors"])
@@ -22,7 +22,7 @@ def jsonapi(doc: Document) -> Extracted | None:
     if not isinstance(head, dict):
         return None
     typed = doc.media_type == "application/vnd.api+json" or "jsonapi" in obj
-    if not typed and ("message" in head or not any(key in head for key in _MEMBERS)):
+    if not typed and ("message" in head or _MEMBERS.isdisjoint(head)):
         return None
     meta = head.get("meta")
     return Extracted(

@@ -98,7 +98,7 @@ def _uri(value: object) -> dict[str, object]:
 def www_authenticate(doc: Document) -> Extracted | None:
     """A Bearer challenge's ``error`` and ``error_description``, when it has them."""
     header = doc.headers.get("www-authenticate")
-    if not header or "error" not in header:
+    if not header or "error" not in header.lower():
         return None
     params = auth_params(header)
     token = text(params.get("error"))

@@ -153,18 +153,12 @@ def _first(candidates: tuple[Recognizer, ...], doc: Document) -> Extracted | Non
         except Exception:  # noqa: BLE001, S112 - a broken recognizer must not break parse()
             continue
         if isinstance(found, Extracted):
-            return _clean(found)
+            # A user's recognizer may break the contract: a blank or padded message.
+            message: object = found.message
+            if message is None or message == text(message):
+                return found
+            return replace(found, message=text(message))
     return None
-
-
-def _clean(found: Extracted) -> Extracted:
-    # A user's recognizer may break the contract: a blank or non-str message.
-    message: object = found.message
-    if message is None or (
-        isinstance(message, str) and message and not (message[0].isspace() or message[-1].isspace())
-    ):
-        return found
-    return replace(found, message=text(message))
 
 
 def register_format(

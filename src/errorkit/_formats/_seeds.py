@@ -12,7 +12,7 @@ from errorkit._formats._base import Document, Extracted
 from errorkit._formats._util import code, hints, http_status, is_token, shape, text
 
 #: Keys beside a flat ``error`` string that mean another shape carries the message.
-_NOT_FLAT = ("message", "detail", "errors", "error_description")
+_NOT_FLAT = frozenset({"message", "detail", "errors", "error_description"})
 _ENVELOPE_KEYS = frozenset({"message", "type", "code"})
 
 
@@ -75,7 +75,7 @@ def onecli(doc: Document) -> Extracted | None:
 
 def _flat(obj: dict[str, object], err: str) -> Extracted | None:
     message = text(err)
-    if message is None or any(key in obj for key in _NOT_FLAT):
+    if message is None or not _NOT_FLAT.isdisjoint(obj):
         return None
     found = hints(obj)
     return Extracted(

@@ -7,10 +7,10 @@ recognizer reads as a description of its shape.
 
 from __future__ import annotations
 
-import math
-import re
 from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple, cast
+
+from errorkit._hints import parse_duration
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -19,23 +19,6 @@ if TYPE_CHECKING:
 
 #: Most list items, details or field violations looked at in one body.
 MAX_ITEMS = 100
-#: Longest duration text looked at ("1h2m3.5s" is short; anything long is garbage).
-_MAX_DURATION_TEXT = 64
-#: Longest wait a body may ask for; beyond it the value is treated as absurd.
-_YEAR = 365 * 24 * 3600.0
-
-_GO_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-# One number and one unit; no nested quantifier, and the text is bounded anyway.
-_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
 
 _RETRY_KEYS = (
     ("retryAfter", 1.0),
@@ -47,9 +30,15 @@ _RETRY_KEYS = (
 )
 _REQUEST_ID_KEYS = ("request_id", "requestId", "RequestId", "requestID", "request-id")
 _RETRYABLE_KEYS = ("retryable", "retriable", "isRetryable", "is_retryable")
-_HINT_KEYS = frozenset(
-    [key for key, _ in _RETRY_KEYS] + list(_REQUEST_ID_KEYS) + list(_RETRYABLE_KEYS)
-)
+_RETRY_SCALE = dict(_RETRY_KEYS)
+# The order in which keys are read when a body carries several of one kind.
+_RANK = {
+    key: rank
+    for rank, key in enumerate(
+        [key for key, _ in _RETRY_KEYS] + [*_REQUEST_ID_KEYS, *_RETRYABLE_KEYS]
+    )
+}
+_HINT_KEYS = frozenset(_RANK)
 
 
 def shape(
@@ -102,58 +91,22 @@ def duration(value: object) -> float | None:
 
     Negative, NaN, infinite and absurd (over a year) values give None.
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return _seconds(value)
-    if isinstance(value, str):
-        return _duration_text(value)
     if isinstance(value, dict):
         # protobuf Duration as an object, as some gateways render it
-        whole = _number(value.get("seconds"))
-        nanos = _number(value.get("nanos"), limit=1e9)
+        whole = parse_duration(value.get("seconds"))
+        nanos = _nanos(value.get("nanos"))
         if whole is None and nanos is None:
             return None
-        return _seconds((whole or 0.0) + (nanos or 0.0) / 1e9)
-    return None
+        return parse_duration((whole or 0.0) + (nanos or 0.0))
+    return parse_duration(value)
 
 
-def _number(value: object, limit: float = _YEAR) -> float | None:
-    if isinstance(value, str) and len(value) <= _MAX_DURATION_TEXT:
-        try:
-            value = float(value)
-        except ValueError:
-            return None
+def _nanos(value: object) -> float | None:
+    if isinstance(value, str) and value.isdigit() and len(value) <= 10:
+        value = int(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _seconds(value, limit)
+        return parse_duration(value / 1e9)
     return None
-
-
-def _seconds(value: float, limit: float = _YEAR) -> float | None:
-    try:
-        seconds = float(value)
-    except OverflowError:
-        return None
-    if math.isnan(seconds) or not 0.0 <= seconds <= limit:
-        return None
-    return seconds
-
-
-def _duration_text(value: str) -> float | None:
-    value = value.strip()
-    if not value or len(value) > _MAX_DURATION_TEXT:
-        return None
-    try:
-        return _seconds(float(value))
-    except ValueError:
-        pass
-    total, position = 0.0, 0
-    for match in _GO_PART.finditer(value):
-        if match.start() != position:
-            return None
-        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        position = match.end()
-    return _seconds(total) if position == len(value) else None
 
 
 def items(value: object, start: int = 0) -> tuple[object, ...]:
@@ -194,6 +147,7 @@ NO_HINTS = Hints()
 def hints(top: object, inner: object = None, inner_path: str = "error.") -> Hints:
     """Body hints from the inner error object first, then the top-level object."""
     found = NO_HINTS
+    # Most bodies carry no hint at all: one C-level set test each says so.
     if isinstance(inner, dict) and not _HINT_KEYS.isdisjoint(inner):
         found = _scan(inner, inner_path, found)
     if isinstance(top, dict) and not _HINT_KEYS.isdisjoint(top):
@@ -203,20 +157,18 @@ def hints(top: object, inner: object = None, inner_path: str = "error.") -> Hint
 
 def _scan(obj: dict[str, object], path: str, found: Hints) -> Hints:
     retry_after, source, request_id, retryable = found
-    if retry_after is None:
-        for key, scale in _RETRY_KEYS:
-            seconds = duration(obj.get(key))
+    present = _HINT_KEYS.intersection(obj)
+    for key in sorted(present, key=_RANK.__getitem__) if len(present) > 1 else present:
+        value = obj[key]
+        if key in _RETRY_SCALE:
+            seconds = duration(value) if retry_after is None else None
             if seconds is not None:
-                retry_after, source = seconds * scale, f"body:{path}{key}"
-                break
-    if request_id is None:
-        request_id = first_text(obj, _REQUEST_ID_KEYS)
-    if retryable is None:
-        for key in _RETRYABLE_KEYS:
-            value = obj.get(key)
-            if isinstance(value, bool):
+                retry_after, source = seconds * _RETRY_SCALE[key], f"body:{path}{key}"
+        elif key in _RETRYABLE_KEYS:
+            if retryable is None and isinstance(value, bool):
                 retryable = value
-                break
+        elif request_id is None:
+            request_id = text(value)
     return Hints(retry_after, source, request_id, retryable)
 
 

@@ -36,7 +36,9 @@ _OPENAI = {
     "insufficient_quota": Category.QUOTA_EXCEEDED,
     "rate_limit_exceeded": Category.RATE_LIMITED,
 }
-_STRIPE_MARKERS = ("doc_url", "request_log_url", "decline_code", "payment_intent", "charge")
+_STRIPE_MARKERS = frozenset(
+    {"doc_url", "request_log_url", "decline_code", "payment_intent", "charge"}
+)
 # Types no other shape uses; the others (invalid_request_error...) need a marker.
 _STRIPE_ONLY = frozenset({"card_error", "idempotency_error"})
 _STRIPE_TYPES = {
@@ -98,7 +100,7 @@ def stripe(doc: Document) -> Extracted | None:
     if err is None:
         return None
     kind = text(err.get("type"))
-    if kind not in _STRIPE_ONLY and not any(key in err for key in _STRIPE_MARKERS):
+    if kind not in _STRIPE_ONLY and _STRIPE_MARKERS.isdisjoint(err):
         return None
     machine = text(err.get("code"))
     found = hints(obj, err)

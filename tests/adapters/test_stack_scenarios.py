@@ -13,15 +13,18 @@ import json
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import errorkit
 from errorkit import RetryBudget, RetryPolicy
 from errorkit.testing import FaultServer, closed_port, drop, respond, stall
-from support.harness import Client
 
-from .conftest import MakeClient
+if TYPE_CHECKING:
+    from support.harness import Client
+
+    from .conftest import MakeClient
 
 # Short real waits keep the table fast; tests about a wait's length use instant_waits.
 FAST = RetryPolicy(budget=None, initial_delay=0.01, throttle_delay=0.01, max_delay=0.05)
@@ -94,8 +97,14 @@ def test_non_retryable_errors_are_not_retried(
         ({"retry-after-ms": "250"}, None, 0.25, 0.3),
         (
             {},
-            {"error": {"code": "rate_limit_exceeded", "message": "slow", "status": 429,
-                       "retryAfter": 3}},
+            {
+                "error": {
+                    "code": "rate_limit_exceeded",
+                    "message": "slow",
+                    "status": 429,
+                    "retryAfter": 3,
+                }
+            },
             3.0,
             3.35,
         ),
@@ -103,12 +112,12 @@ def test_non_retryable_errors_are_not_retried(
     ],
     ids=["retry-after", "retry-after-ms", "body-retryAfter", "ratelimit"],
 )
-def test_server_hints_set_the_wait(  # noqa: PLR0913 - a parametrized table
+def test_server_hints_set_the_wait(
     fault_server: FaultServer,
     make_client: MakeClient,
     instant_waits: errorkit.testing.InstantWaits,
     headers: dict[str, str],
-    body: object,
+    body: Any,
     low: float,
     high: float,
 ) -> None:
@@ -176,8 +185,9 @@ def test_post_is_retried_after_a_refused_connection(make_client: MakeClient, sta
     """A refused connection never reached the server: even a POST is retried."""
     events: list[errorkit.RetryEvent] = []
     client = make_client(policy=_policy(on_retry=events.append))
-    result = client.request("POST", f"http://127.0.0.1:{closed_port()}/x", body=b"a",
-                            body_kind="bytes")
+    result = client.request(
+        "POST", f"http://127.0.0.1:{closed_port()}/x", body=b"a", body_kind="bytes"
+    )
     assert isinstance(result.exception, _transport_error(stack))
     assert [e.attempt for e in events] == [1, 2]
 
@@ -197,8 +207,9 @@ def test_post_is_not_retried_after_a_plain_503(
 ) -> None:
     """A 503 without a hint may have been processed: a POST is not sent twice."""
     fault_server.script("/p", [respond(503), respond(201)])
-    result = make_client(policy=FAST).request("POST", fault_server.url("/p"), body=b"x",
-                                              body_kind="bytes")
+    result = make_client(policy=FAST).request(
+        "POST", fault_server.url("/p"), body=b"x", body_kind="bytes"
+    )
     assert (result.status, fault_server.hits("/p")) == (503, 1)
 
 
@@ -207,8 +218,9 @@ def test_post_is_not_retried_after_the_connection_drops(
 ) -> None:
     """A connection dropped after the request was read: the POST may have acted, one hit."""
     fault_server.script("/p", [drop(), respond(201)])
-    result = make_client(policy=FAST).request("POST", fault_server.url("/p"), body=b"x",
-                                              body_kind="bytes")
+    result = make_client(policy=FAST).request(
+        "POST", fault_server.url("/p"), body=b"x", body_kind="bytes"
+    )
     assert fault_server.hits("/p") == 1
     assert isinstance(result.exception, _transport_error(stack))
 
@@ -231,8 +243,6 @@ def test_idempotency_key_makes_a_post_retryable(
     fault_server: FaultServer, make_client: MakeClient, stack: str
 ) -> None:
     """idempotency_key=True sends one key on every attempt, and a plain 503 is retried."""
-    if stack == "urllib3":
-        pytest.skip("a urllib3 Retry cannot add request headers (see errorkit.urllib3 docs)")
     fault_server.script("/k", [respond(503), respond(503), respond(201)])
     result = make_client(policy=_policy(idempotency_key=True)).request(
         "POST", fault_server.url("/k"), body=b"x", body_kind="bytes"
@@ -250,7 +260,10 @@ def test_a_callers_idempotency_key_is_kept(
     """A key the caller set is never overwritten, and it makes the POST retryable."""
     fault_server.script("/k", [respond(503), respond(201)])
     result = make_client(policy=_policy(idempotency_key=True)).request(
-        "POST", fault_server.url("/k"), body=b"x", body_kind="bytes",
+        "POST",
+        fault_server.url("/k"),
+        body=b"x",
+        body_kind="bytes",
         headers={"Idempotency-Key": "mine-42"},
     )
     assert result.status == 201
@@ -267,7 +280,10 @@ def test_replayable_bodies_are_sent_whole_every_time(
     """Bytes and seekable bodies are rewound: every attempt carries the full body."""
     fault_server.script("/b", [respond(503), respond(200)])
     result = make_client(policy=FAST).request(
-        "PUT", fault_server.url("/b"), body=b"0123456789", body_kind=kind  # type: ignore[arg-type]
+        "PUT",
+        fault_server.url("/b"),
+        body=b"0123456789",
+        body_kind=kind,  # type: ignore[arg-type]
     )
     assert result.status == 200
     assert [r.body for r in fault_server.requests("/b")] == [b"0123456789"] * 2
@@ -329,14 +345,16 @@ def test_on_retry_events_and_logs_never_show_credentials(
     client = make_client(policy=_policy(on_retry=events.append), raise_for_status=True)
     with caplog.at_level(logging.DEBUG, logger="errorkit"):
         result = client.request(
-            "GET", fault_server.url("/s?api_key=SECRET123&q=1"),
+            "GET",
+            fault_server.url("/s?api_key=SECRET123&q=1"),
             headers={"Authorization": "Bearer TOKEN456"},
         )
-    assert [(e.attempt, e.reason) for e in events] == [(1, errorkit.Reason.RETRYABLE),
-                                                       (2, errorkit.Reason.RETRYABLE)]
+    assert [(e.attempt, e.reason) for e in events] == [
+        (1, errorkit.Reason.RETRYABLE),
+        (2, errorkit.Reason.RETRYABLE),
+    ]
     assert all(e.info.status == 503 and e.method == "GET" for e in events)
-    texts = [caplog.text, *(e.url for e in events), str(result.exception),
-             repr(result.exception)]
+    texts = [caplog.text, *(e.url for e in events), str(result.exception), repr(result.exception)]
     for text in texts:
         assert "SECRET123" not in text
         assert "TOKEN456" not in text
@@ -347,11 +365,8 @@ def test_raise_for_status_raises_the_category_exception(
     fault_server: FaultServer, make_client: MakeClient, stack: str
 ) -> None:
     """raise_for_status=True raises NotFoundError after the attempt, body still readable."""
-    if stack == "urllib3":
-        pytest.skip("errorkit.urllib3.Retry returns responses; raise_for_error() is its route")
     fault_server.script("/nf", [respond(404, body={"error": "Agent not found"})])
-    result = make_client(policy=FAST, raise_for_status=True).request("GET",
-                                                                     fault_server.url("/nf"))
+    result = make_client(policy=FAST, raise_for_status=True).request("GET", fault_server.url("/nf"))
     assert isinstance(result.exception, errorkit.NotFoundError)
     assert result.exception.info.message == "Agent not found"
     assert result.body is not None
@@ -371,19 +386,19 @@ def test_one_client_shared_by_16_threads_has_no_cross_talk(
     results: dict[int, int | None] = {}
 
     def work(i: int) -> None:
-        results[i] = client.request("POST", fault_server.url(f"/t{i}"), body=b"x",
-                                    body_kind="bytes").status
+        results[i] = client.request(
+            "POST", fault_server.url(f"/t{i}"), body=b"x", body_kind="bytes"
+        ).status
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=20)
-    expected_status = 503 if stack == "urllib3" else 200
-    assert results == dict.fromkeys(range(16), expected_status)
-    keys_per_path = {i: {r.header("Idempotency-Key") for r in fault_server.requests(f"/t{i}")}
-                     for i in range(16)}
-    if stack != "urllib3":
-        assert all(fault_server.hits(f"/t{i}") == 2 for i in range(16))
-        assert all(len(keys) == 1 for keys in keys_per_path.values())
-        assert len(set().union(*keys_per_path.values())) == 16
+    assert results == dict.fromkeys(range(16), 200)
+    keys_per_path = {
+        i: {r.header("Idempotency-Key") for r in fault_server.requests(f"/t{i}")} for i in range(16)
+    }
+    assert all(fault_server.hits(f"/t{i}") == 2 for i in range(16))
+    assert all(len(keys) == 1 for keys in keys_per_path.values())
+    assert len(set().union(*keys_per_path.values())) == 16
