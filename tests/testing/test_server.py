@@ -523,12 +523,23 @@ def test_keep_alive_survives_every_completing_step(server: FaultServer) -> None:
 # -- lifecycle -----------------------------------------------------------------------
 
 
-def _server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("errorkit-faultserver")]
+def _server_threads(before: frozenset[threading.Thread] = frozenset()) -> list[threading.Thread]:
+    """The server threads alive now, leaving out those in `before` (the session
+    server that other tests share runs for the whole session)."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("errorkit-faultserver") and t not in before
+    ]
+
+
+def _baseline() -> frozenset[threading.Thread]:
+    return frozenset(_server_threads())
 
 
 def test_every_thread_and_the_port_are_gone_after_exit() -> None:
     """After the block, no server thread is alive and the port refuses connections."""
+    before = _baseline()
     with FaultServer() as server:
         server.script("/s", [stall()])
         server.script("/ok", [respond(200)])
@@ -537,8 +548,8 @@ def test_every_thread_and_the_port_are_gone_after_exit() -> None:
         while server.hits() < 6:
             time.sleep(0.01)
         port = server.port
-        assert len(_server_threads()) == 7  # the acceptor and six connections
-    assert _server_threads() == []
+        assert len(_server_threads(before)) == 7  # the acceptor and six connections
+    assert _server_threads(before) == []
     assert not server.running
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -548,6 +559,7 @@ def test_every_thread_and_the_port_are_gone_after_exit() -> None:
 
 def test_stop_is_prompt_with_stalled_delayed_and_unread_huge_responses() -> None:
     """Stopping wakes stalls, long delays, slow bodies and blocked sends within a second."""
+    before = _baseline()
     with FaultServer() as server:
         server.script("/stall", [stall()])
         server.script("/delay", [respond(200, delay=30)])
@@ -559,7 +571,7 @@ def test_stop_is_prompt_with_stalled_delayed_and_unread_huge_responses() -> None
         time.sleep(0.1)  # let the huge body fill the socket buffers
         start = time.monotonic()
     assert time.monotonic() - start < 1.0
-    assert _server_threads() == []
+    assert _server_threads(before) == []
     for sock in socks:
         sock.close()
 
@@ -604,6 +616,7 @@ def test_non_loopback_hosts_are_refused() -> None:
 
 async def test_async_with_serves_an_async_client() -> None:
     """`async with FaultServer()` serves an httpx.AsyncClient, concurrently."""
+    before = _baseline()
     async with FaultServer() as server:
         server.script("/a", [respond(200, body="async", delay=0.2)])
         async with httpx.AsyncClient(timeout=2) as client:
@@ -612,7 +625,7 @@ async def test_async_with_serves_an_async_client() -> None:
             elapsed = time.monotonic() - start
     assert [r.text for r in responses] == ["async"] * 5
     assert elapsed < 0.9  # the five delays ran in parallel
-    assert _server_threads() == []
+    assert _server_threads(before) == []
 
 
 async def test_sync_server_works_from_an_async_test(server: FaultServer) -> None:
