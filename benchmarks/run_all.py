@@ -26,7 +26,9 @@ RESULTS = HERE / "results"
 def _run(script: str, *args: str) -> str:
     cmd = [sys.executable, str(HERE / script), *args]
     print(f"$ {' '.join(cmd[1:])}", flush=True)
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    done = subprocess.run(  # noqa: S603 - our own scripts, run with this interpreter
+        cmd, capture_output=True, text=True, timeout=1800, check=False
+    )
     if done.returncode not in (0, 1):  # bench_decide exits 1 when it misses its target
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"{script} failed with exit code {done.returncode}")
@@ -37,13 +39,20 @@ def run(quick: bool) -> dict[str, Any]:
     RESULTS.mkdir(exist_ok=True)
     q = ["--quick"] if quick else []
     _run("bench_parse.py", "--json", str(RESULTS / "parse.json"), *q)
-    _run("bench_decide.py", "--json", str(RESULTS / "decide.json"),
-         *(["--calls", "2000", "--repeats", "3"] if quick else []))
+    _run(
+        "bench_decide.py",
+        "--json",
+        str(RESULTS / "decide.json"),
+        *(["--calls", "2000", "--repeats", "3"] if quick else []),
+    )
     server_text = _run("bench_server.py", "--seconds", "0.5" if quick else "2")
     _run("bench_stacks.py", "--json", str(RESULTS / "stacks.json"), *q)
     return {
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        },
         "parse": json.loads((RESULTS / "parse.json").read_text()),
         "decide": json.loads((RESULTS / "decide.json").read_text()),
         "server": server_text.strip().splitlines(),
@@ -53,29 +62,69 @@ def run(quick: bool) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     stacks = results["stacks"]
-    lines = [f"Measured {results['machine']['when']} on {results['machine']['platform']}, "
-             f"Python {results['machine']['python']}, with `python benchmarks/run_all.py`.", ""]
-    lines += ["**Success-path overhead** (median µs per request over keep-alive, ratio to "
-              "the bare client of the same stack):", "",
-              "| stack | variant | µs/request | ratio to bare |", "|---|---|---|---|"]
-    lines += [f"| {r['stack']} | {r['variant']} | {r['us_per_request']} | "
-              f"{r['ratio_to_bare']:.3f} |" for r in stacks["overhead"]]
-    lines += ["", "**Full outage** (every answer a 503): server attempts per logical "
-              "request; the alternatives are configured for 3 attempts.", "",
-              "| stack | variant | attempts per request |", "|---|---|---|"]
-    lines += [f"| {r['stack']} | {r['variant']} | {r['attempts_per_request']} |"
-              for r in stacks["amplification"]]
-    lines += ["", "**Partial outage** (a seeded 20 % of 503s, real waits):", "",
-              "| stack | variant | success | p50 ms | p99 ms | attempts per request |",
-              "|---|---|---|---|---|---|"]
-    lines += [f"| {r['stack']} | {r['variant']} | {r['success_rate']:.1%} | {r['p50_ms']} | "
-              f"{r['p99_ms']} | {r['attempts_per_request']} |" for r in stacks["partial_outage"]]
-    lines += ["", "**parse()** per format family (median µs; ratio to `json.loads` of the "
-              "same body):", ""]
+    lines = [
+        (
+            f"Measured {results['machine']['when']} on {results['machine']['platform']}, "
+            f"Python {results['machine']['python']}, with `python benchmarks/run_all.py`."
+        ),
+        "",
+    ]
+    lines += [
+        (
+            "**Success-path overhead** (median µs per request over keep-alive, ratio to "
+            "the bare client of the same stack):"
+        ),
+        "",
+        "| stack | variant | µs/request | ratio to bare |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['stack']} | {r['variant']} | {r['us_per_request']} | {r['ratio_to_bare']:.3f} |"
+        for r in stacks["overhead"]
+    ]
+    lines += [
+        "",
+        (
+            "**Full outage** (every answer a 503): server attempts per logical "
+            "request; the alternatives are configured for 3 attempts."
+        ),
+        "",
+        "| stack | variant | attempts per request |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {r['stack']} | {r['variant']} | {r['attempts_per_request']} |"
+        for r in stacks["amplification"]
+    ]
+    lines += [
+        "",
+        "**Partial outage** (a seeded 20 % of 503s, real waits):",
+        "",
+        "| stack | variant | success | p50 ms | p99 ms | attempts per request |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['stack']} | {r['variant']} | {r['success_rate']:.1%} | {r['p50_ms']} | "
+        f"{r['p99_ms']} | {r['attempts_per_request']} |"
+        for r in stacks["partial_outage"]
+    ]
+    lines += [
+        "",
+        "**parse()** per format family (median µs; ratio to `json.loads` of the same body):",
+        "",
+    ]
     lines += _parse_table(results["parse"])
     decide = results["decide"]["median_us"]
-    lines += ["", "**decide()**: " + ", ".join(f"{k} {v:.2f} µs" for k, v in decide.items()),
-              "", "**FaultServer fast endpoint**:", "", "```", *results["server"], "```"]
+    lines += [
+        "",
+        "**decide()**: " + ", ".join(f"{k} {v:.2f} µs" for k, v in decide.items()),
+        "",
+        "**FaultServer fast endpoint**:",
+        "",
+        "```",
+        *results["server"],
+        "```",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -106,10 +155,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
     left.set_ylabel("time per request / bare client")
     left.set_title("Success-path overhead (lower is better)")
     amp = stacks["amplification"]
-    right.bar(range(len(amp)), [r["attempts_per_request"] for r in amp],
-              color=["tab:green" if r["variant"] == "errorkit" else "tab:gray" for r in amp])
-    right.set_xticks(range(len(amp)), [f"{r['stack']}\n{r['variant']}" for r in amp],
-                     rotation=70, fontsize=7)
+    right.bar(
+        range(len(amp)),
+        [r["attempts_per_request"] for r in amp],
+        color=["tab:green" if r["variant"] == "errorkit" else "tab:gray" for r in amp],
+    )
+    right.set_xticks(
+        range(len(amp)), [f"{r['stack']}\n{r['variant']}" for r in amp], rotation=70, fontsize=7
+    )
     right.set_ylabel("server attempts per logical request")
     right.set_title("Full outage: retry amplification (lower is better)")
     fig.tight_layout()
