@@ -38,8 +38,16 @@ def normalize_headers(headers: object) -> Headers:
     """
     out: Headers = {}
     try:
-        items = islice(_raw_items(headers), MAX_HEADER_FIELDS)
-        for item in items:
+        for item in islice(_raw_items(headers), MAX_HEADER_FIELDS):
+            # Nearly every item is a (str, str) pair: handled inline, as `_add`
+            # would, without its per-item calls (a third of parse()'s header cost).
+            if type(item) is tuple and len(item) == 2:
+                name, value = item
+                if type(name) is str and type(value) is str:
+                    key = name.strip().lower()
+                    if key:
+                        _store(out, key, value[:MAX_HEADER_VALUE].strip())
+                    continue
             _add(out, item)
     except Exception:  # noqa: BLE001 - a hostile headers object must not make parse() raise
         return out
@@ -49,6 +57,11 @@ def normalize_headers(headers: object) -> Headers:
 def _raw_items(headers: object) -> Iterable[object]:
     if headers is None:
         return ()
+    # The common cases first, without attribute probing or a generator.
+    if type(headers) is dict:
+        return headers.items()
+    if type(headers) is list:
+        return headers
     if isinstance(headers, (str, bytes, bytearray)):
         return _text(headers[:MAX_HEADER_BLOCK]).splitlines()
     # httpx.Headers: multi_items() keeps repeated fields apart; items() of every
@@ -78,11 +91,14 @@ def _add(out: Headers, item: object) -> None:
             return
         values = value if isinstance(value, (list, tuple)) else (value,)
         for one in values:
-            val = _text(one)[:MAX_HEADER_VALUE].strip()
-            old = out.get(key)
-            out[key] = val if old is None else f"{old}, {val}"[:MAX_HEADER_VALUE]
+            _store(out, key, _text(one)[:MAX_HEADER_VALUE].strip())
     except Exception:  # noqa: BLE001, S110 - one bad pair is skipped, not the whole set
         pass
+
+
+def _store(out: Headers, key: str, value: str) -> None:
+    old = out.get(key)
+    out[key] = value if old is None else f"{old}, {value}"[:MAX_HEADER_VALUE]
 
 
 def _pair(item: object) -> tuple[Any, Any] | None:

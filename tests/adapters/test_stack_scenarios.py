@@ -19,7 +19,8 @@ import pytest
 
 import errorkit
 from errorkit import RetryBudget, RetryPolicy
-from errorkit.testing import FaultServer, closed_port, drop, respond, stall
+from errorkit._clock import CLOCK
+from errorkit.testing import FaultServer, closed_port, drop, full_backlog, respond, stall
 
 if TYPE_CHECKING:
     from support.harness import Client
@@ -190,6 +191,56 @@ def test_post_is_retried_after_a_refused_connection(make_client: MakeClient, sta
     )
     assert isinstance(result.exception, _transport_error(stack))
     assert [e.attempt for e in events] == [1, 2]
+
+
+def test_post_is_retried_after_a_connect_timeout(make_client: MakeClient, stack: str) -> None:
+    """A connect that timed out never reached the server: a POST is retried, and the
+    last timeout is what the caller sees."""
+    events: list[errorkit.RetryEvent] = []
+    client = make_client(policy=_policy(on_retry=events.append))
+    with full_backlog() as (host, port):
+        result = client.request(
+            "POST", f"http://{host}:{port}/x", body=b"a", body_kind="bytes", timeout=0.3
+        )
+    assert isinstance(result.exception, _transport_error(stack))
+    assert [e.attempt for e in events] == [1, 2]
+    assert all(e.reason is errorkit.Reason.NOT_SENT for e in events)
+
+
+def test_get_is_retried_after_the_connection_drops(
+    fault_server: FaultServer, make_client: MakeClient
+) -> None:
+    """A dropped GET is idempotent: it is sent again and succeeds."""
+    fault_server.script("/g", [drop(), respond(200, body=b"back")])
+    result = make_client(policy=FAST).request("GET", fault_server.url("/g"))
+    assert (result.status, result.body) == (200, b"back")
+    assert fault_server.hits("/g") == 2
+
+
+def test_keyboard_interrupt_in_a_wait_propagates_and_leaks_nothing(
+    fault_server: FaultServer,
+    make_client: MakeClient,
+    stack: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C during the backoff stops at once; the discarded 503 was already released,
+    so the one pooled connection serves the next request."""
+    if stack in ASYNC:
+        pytest.skip("async stacks prove cancellation with task.cancel() in their own tests")
+    fault_server.script("/i", [respond(503, body=b"x" * 5000), respond(200, body=b"ok")])
+    client = make_client(policy=FAST, pool_size=1)
+
+    def interrupted(delay: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CLOCK, "sleep", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        client.request("GET", fault_server.url("/i"))
+    monkeypatch.undo()
+    assert fault_server.hits("/i") == 1
+    after = client.request("GET", fault_server.url("/i"), timeout=2)
+    assert (after.status, after.body) == (200, b"ok")
+    assert fault_server.connections_accepted == 1
 
 
 def test_post_is_retried_after_a_429(fault_server: FaultServer, make_client: MakeClient) -> None:
