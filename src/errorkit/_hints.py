@@ -94,6 +94,14 @@ _VENDOR_RESETS = (
 )
 _MS_HEADERS = ("x-ms-retry-after-ms", "x-amz-retry-after")
 _SHOULD_RETRY = ("x-should-retry", "stripe-should-retry")
+#: Every header that can yield a wait, a reset or an exhaustion (``date`` only
+#: dates them), and every header `read_hints` reads at all.
+_WAIT_HEADERS = frozenset(
+    {"retry-after-ms", "retry-after", *_MS_HEADERS, "ratelimit"}
+    | {"ratelimit-reset", "ratelimit-remaining"}
+    | {name for reset, remaining, _ in _VENDOR_RESETS for name in (reset, remaining)}
+)
+_HINT_HEADERS = _WAIT_HEADERS | {*_SHOULD_RETRY, *REQUEST_ID_HEADERS}
 
 _EPOCH_MS = 1e12
 _EPOCH_S = 1e9
@@ -159,6 +167,29 @@ class _Limits:
             self.reset = reset if self.reset is None else max(self.reset, reset)
 
 
+class _Clock:
+    """The reference time of absolute hints: the Date header's when it parses, else `now`.
+
+    Read on first use only: parsing an HTTP-date costs more than reading every
+    other hint, and most responses carry no absolute time at all.
+    """
+
+    __slots__ = ("_date", "_now", "_value")
+
+    def __init__(self, date: str, now: float | None) -> None:
+        self._date = date
+        self._now = now
+        self._value: float | None = None
+
+    def __call__(self) -> float:
+        if self._value is None:
+            value = _http_date(self._date)
+            if value is None:
+                value = time.time() if self._now is None else self._now
+            self._value = value
+        return self._value
+
+
 def read_hints(headers: Mapping[str, str], *, now: float | None = None) -> ServerHints:
     """Read every retry hint and the request id from lower-cased `headers`.
 
@@ -174,11 +205,13 @@ def read_hints(headers: Mapping[str, str], *, now: float | None = None) -> Serve
 
 def _read(raw: Mapping[str, str], now: float | None) -> ServerHints:
     headers = raw if isinstance(raw, dict) else normalize_headers(raw)
-    if not headers:
+    # Most responses carry no hint header, or only a request id: a set test or
+    # two says so, without a look-up per known header name.
+    if _HINT_HEADERS.isdisjoint(headers):
         return NO_HINTS
-    ref = _http_date(headers.get("date", ""))
-    if ref is None:
-        ref = time.time() if now is None else now
+    if _WAIT_HEADERS.isdisjoint(headers):
+        return ServerHints(should_retry=_should_retry(headers), request_id=_request_id(headers))
+    ref = _Clock(headers.get("date", ""), now)
     limits = _rate_limits(headers, ref)
     wait = _direct_wait(headers, ref) or limits.wait
     return ServerHints(
@@ -191,7 +224,7 @@ def _read(raw: Mapping[str, str], now: float | None) -> ServerHints:
     )
 
 
-def _direct_wait(headers: Headers, ref: float) -> tuple[float, str] | None:
+def _direct_wait(headers: Headers, ref: _Clock) -> tuple[float, str] | None:
     value = headers.get("retry-after-ms")
     if value and (ms := _number(value)) is not None:
         return _clamp(ms / 1000.0), "retry-after-ms"
@@ -205,18 +238,18 @@ def _direct_wait(headers: Headers, ref: float) -> tuple[float, str] | None:
     return None
 
 
-def _retry_after(value: str, ref: float) -> float | None:
+def _retry_after(value: str, ref: _Clock) -> float | None:
     seconds = _seconds(value)
     if seconds is None:
         at = _http_date(value)
         if at is not None:
-            return _clamp(at - ref)
+            return _clamp(at - ref())
         # Repeated fields arrive joined ("5, 5"); a date has its own comma.
         seconds = _seconds(value.partition(",")[0])
     return None if seconds is None else _clamp(seconds)
 
 
-def _rate_limits(headers: Headers, ref: float) -> _Limits:
+def _rate_limits(headers: Headers, ref: _Clock) -> _Limits:
     limits = _Limits()
     value = headers.get("ratelimit")
     if value:
@@ -274,17 +307,17 @@ def _members(value: str) -> list[str]:
     return members
 
 
-def _reset(value: str, ref: float, *, delta: bool) -> float | None:
+def _reset(value: str, ref: _Clock, *, delta: bool) -> float | None:
     number = _number(value)
     if number is not None:
         if delta or number < _EPOCH_S:
             return _clamp(number)
-        return _clamp((number / 1000.0 if number >= _EPOCH_MS else number) - ref)
+        return _clamp((number / 1000.0 if number >= _EPOCH_MS else number) - ref())
     seconds = None if delta else _duration(value)
     if seconds is not None:
         return _clamp(seconds)
     at = None if delta else (_rfc3339(value) or _http_date(value))
-    return None if at is None else _clamp(at - ref)
+    return None if at is None else _clamp(at - ref())
 
 
 def _count(value: str | None) -> int | None:
@@ -301,19 +334,23 @@ def _count(value: str | None) -> int | None:
 
 def _should_retry(headers: Headers) -> bool | None:
     for name in _SHOULD_RETRY:
-        value = headers.get(name, "").partition(",")[0].strip().lower()
-        if value == "true":
-            return True
-        if value == "false":
-            return False
+        value = headers.get(name)
+        if value:
+            value = value.partition(",")[0].strip().lower()
+            if value == "true":
+                return True
+            if value == "false":
+                return False
     return None
 
 
 def _request_id(headers: Headers) -> str | None:
     for name in REQUEST_ID_HEADERS:
-        value = headers.get(name, "").partition(",")[0].strip()
+        value = headers.get(name)
         if value:
-            return escape_control(value, _MAX_ID)
+            value = value.partition(",")[0].strip()
+            if value:
+                return escape_control(value, _MAX_ID)
     return None
 
 

@@ -20,4 +20,6 @@ def escape_control(text: str, limit: int | None = None) -> str:
     """
     if limit is not None and len(text) > limit:
         text = text[:limit] + "\u2026"
-    return _CONTROL.sub(_escape, text)
+    # Every character the pattern escapes is unprintable: most text is printable
+    # throughout, and one C-level scan proves it without the regex machinery.
+    return text if text.isprintable() else _CONTROL.sub(_escape, text)
