@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
-from typing import Any
-
 import requests
 
 from errorkit import error_of
 from errorkit.requests import RetryAdapter
-from support.harness import BodyKind, ClientOptions, Result, gen_body, register, timed
+from support.harness import BodyKind, ClientOptions, Result, register, sync_body, timed
 
 
 class RequestsClient:
@@ -36,13 +33,7 @@ class RequestsClient:
         headers: dict[str, str] | None = None,
         timeout: float = 5.0,
     ) -> Result:
-        data: Any = None
-        if body_kind == "bytes":
-            data = body
-        elif body_kind == "file":
-            data = io.BytesIO(body)
-        elif body_kind == "oneshot":
-            data = gen_body(body)
+        data = sync_body(body, body_kind)
 
         def call() -> Result:
             try:

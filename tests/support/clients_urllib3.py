@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
-from typing import Any
-
 import urllib3
 
 from errorkit import error_of
 from errorkit.urllib3 import Retry, request_headers
-from support.harness import BodyKind, ClientOptions, Result, gen_body, register, timed
+from support.harness import BodyKind, ClientOptions, Result, register, sync_body, timed
 
 
 class Urllib3Client:
@@ -31,13 +28,7 @@ class Urllib3Client:
         headers: dict[str, str] | None = None,
         timeout: float = 5.0,
     ) -> Result:
-        data: Any = None
-        if body_kind == "bytes":
-            data = body
-        elif body_kind == "file":
-            data = io.BytesIO(body)
-        elif body_kind == "oneshot":
-            data = gen_body(body)
+        data = sync_body(body, body_kind)
 
         def call() -> Result:
             try:

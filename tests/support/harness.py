@@ -9,10 +9,11 @@ took, and `errorkit.error_of()` of the final response.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from errorkit import ErrorInfo, RetryPolicy
@@ -82,6 +83,17 @@ def gen_body(data: bytes) -> Iterator[bytes]:
     """A one-shot body: a generator, which no stack can rewind."""
     yield data[: len(data) // 2]
     yield data[len(data) // 2 :]
+
+
+def sync_body(body: bytes, kind: BodyKind) -> Any:
+    """The request body a sync stack is given for `kind`."""
+    if kind == "bytes":
+        return body
+    if kind == "file":
+        return io.BytesIO(body)
+    if kind == "oneshot":
+        return gen_body(body)
+    return None
 
 
 def timed(fn: Callable[[], Result]) -> Result:
