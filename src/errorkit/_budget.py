@@ -125,7 +125,7 @@ class RetryBudget:
         self._requests = 0
         self._allowed = 0
         self._refused = 0
-        self._head = self._bucket(self._now())
+        self._head = int((self._clock or CLOCK.monotonic)() // self._width)
 
     def record_request(self) -> None:
         """Count one logical request: call it for first attempts only, never retries."""
@@ -208,29 +208,27 @@ class RetryBudget:
     def _allowance(self) -> float:
         return self._ratio * self._window_requests + self._floor + _EPSILON
 
-    def _now(self) -> float:
-        return (self._clock or CLOCK.monotonic)()
-
-    def _bucket(self, now: float) -> int:
-        return math.floor(now / self._width)
-
     def _advance(self) -> int:
         """Expire the buckets older than the window; return the current bucket's slot.
 
         Each bucket is cleared at most once per pass of the ring, so the cost is O(1)
-        amortized and at most `_BUCKETS` steps after a long idle period.
+        amortized and at most `_BUCKETS` steps after a long idle period. Inlined
+        arithmetic: this runs on every request, success path included.
         """
-        bucket = self._bucket(self._now())
-        gap = bucket - self._head
-        if gap > 0:
-            if gap >= _BUCKETS:
-                self._clear_all()
-            else:
-                for step in range(1, gap + 1):
-                    self._clear((self._head + step) % _BUCKETS)
-            self._head = bucket
+        bucket = int((self._clock or CLOCK.monotonic)() // self._width)
+        if bucket > self._head:
+            self._expire(bucket)
         # A clock that steps back (it should not) keeps counting in the newest bucket.
         return self._head % _BUCKETS
+
+    def _expire(self, bucket: int) -> None:
+        gap = bucket - self._head
+        if gap >= _BUCKETS:
+            self._clear_all()
+        else:
+            for step in range(1, gap + 1):
+                self._clear((self._head + step) % _BUCKETS)
+        self._head = bucket
 
     def _clear(self, slot: int) -> None:
         self._window_requests -= self._requests_ring[slot]

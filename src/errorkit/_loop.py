@@ -91,11 +91,15 @@ def attempts(
     policy: RetryPolicy,
     *,
     method: str,
-    url: str,
+    url: object,
     replayable: bool = True,
     has_idempotency_key: bool = False,
 ) -> Loop[R]:
-    """The loop for one logical request; see the module docstring."""
+    """The loop for one logical request; see the module docstring.
+
+    `url` is turned into text (and redacted) only when a retry is logged, so a
+    stack's URL object costs nothing on the success path.
+    """
     budget = policy.budget
     if budget is not None:
         budget.record_request()
@@ -103,7 +107,8 @@ def attempts(
     attempt = 0
     while True:
         attempt += 1
-        result = yield Send(attempt, policy.remaining(CLOCK.monotonic() - started))
+        left = None if policy.deadline is None else policy.remaining(CLOCK.monotonic() - started)
+        result = yield Send(attempt, left)
         assert result is not None  # noqa: S101 - the drivers always answer a Send
         if isinstance(result, Sent) and result.info is None:
             return Final(result, attempt, None)
@@ -133,11 +138,11 @@ def _announce(  # noqa: PLR0913, PLR0917 - private: the loop passes what it hold
     decision: Decision,
     outcome: ErrorInfo | TransportFailure,
     method: str,
-    url: str,
+    url: object,
     attempt: int,
 ) -> None:
     info = outcome if isinstance(outcome, ErrorInfo) else outcome.info()
-    safe_url = redact_url(url)
+    safe_url = redact_url(str(url))
     logger.info(
         "Retrying %s %s in %.2f s (attempt %d of %d failed): %s",
         method,
@@ -161,12 +166,12 @@ def _announce(  # noqa: PLR0913, PLR0917 - private: the loop passes what it hold
         )
 
 
-def _log_stop(decision: Decision, method: str, url: str, attempt: int) -> None:
+def _log_stop(decision: Decision, method: str, url: object, attempt: int) -> None:
     if attempt > 1 or decision.reason is not Reason.NOT_RETRYABLE:
         logger.debug(
             "Not retrying %s %s after attempt %d: %s",
             method,
-            redact_url(url),
+            redact_url(str(url)),
             attempt,
             decision.detail,
         )

@@ -159,7 +159,7 @@ class RetryMiddleware:
         loop: Loop[ClientResponse] = attempts(
             policy,
             method=method,
-            url=str(req.url),
+            url=req.url,
             replayable=_replayable(req.body),
             has_idempotency_key=has_key,
         )

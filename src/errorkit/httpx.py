@@ -252,7 +252,7 @@ class _Call:
         self.loop: Loop[httpx.Response] = attempts(
             policy,
             method=method,
-            url=str(request.url),
+            url=request.url,
             replayable=self.replay.replayable,
             has_idempotency_key=has_key,
         )
