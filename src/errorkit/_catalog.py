@@ -90,13 +90,7 @@ class CatalogEntry:
         """Whether the entry's status and code restrictions allow this error."""
         if self.code is not None and self.code.lower() != code:
             return False
-        if self.status is None:
-            return True
-        if status is None:
-            return False
-        if isinstance(self.status, int):
-            return self.status == status
-        return self.status[0] == str(status // 100)
+        return _allows(self, status)
 
     def render(self, message: str) -> str | None:
         """The hint when `message` fits the template, placeholders filled; else None."""
@@ -107,6 +101,17 @@ class CatalogEntry:
             return None
         values = match.groupdict()
         return _PLACEHOLDER.sub(lambda m: values.get(m[1]) or m[0], self.hint)
+
+
+def _allows(entry: CatalogEntry, status: int | None) -> bool:
+    """Whether the entry's status restriction allows `status`."""
+    if entry.status is None:
+        return True
+    if status is None:
+        return False
+    if isinstance(entry.status, int):
+        return entry.status == status
+    return entry.status[0] == str(status // 100)
 
 
 def _check_entry(entry: CatalogEntry) -> None:
@@ -206,15 +211,36 @@ def _entry_from_dict(raw: object) -> CatalogEntry:
     return CatalogEntry(**raw)
 
 
+#: Bound on the look-ups an index remembers (per status, per error), and on the
+#: length of a message it remembers one for.
+_CACHE_SIZE = 512
+_MAX_REMEMBERED = 300
+
+
 class _Selectors:
     """One catalog's message, code and template entries, for dict lookups."""
 
-    __slots__ = ("codes", "messages", "templates")
+    __slots__ = ("_by_status", "codes", "messages", "templates")
 
     def __init__(self) -> None:
         self.messages: dict[str, list[CatalogEntry]] = {}
         self.codes: dict[str, list[CatalogEntry]] = {}
         self.templates: list[CatalogEntry] = []
+        self._by_status: dict[int | None, tuple[CatalogEntry, ...]] = {}
+
+    def _templates(self, status: int | None) -> tuple[CatalogEntry, ...]:
+        """The templates whose status restriction allows `status`, in order.
+
+        Most templates are for one status: filtering once per status spares a
+        call per template on every look-up.
+        """
+        found = self._by_status.get(status)
+        if found is None:
+            found = tuple(entry for entry in self.templates if _allows(entry, status))
+            if len(self._by_status) >= _CACHE_SIZE:
+                self._by_status.clear()
+            self._by_status[status] = found
+        return found
 
     def lookup(self, status: int | None, key: str, text: str, code: str) -> str | None:
         for entry in self.messages.get(key, ()):
@@ -223,7 +249,7 @@ class _Selectors:
         for entry in self.codes.get(code, ()) if code else ():
             if entry.accepts(status, code):
                 return entry.hint
-        for entry in self.templates:
+        for entry in self._templates(status) if self.templates else ():
             if entry.accepts(status, code) and (hint := entry.render(text)) is not None:
                 return hint
         return None
@@ -232,11 +258,13 @@ class _Selectors:
 class _Index:
     """Every registered entry: selectors per catalog, status fallbacks pooled."""
 
-    __slots__ = ("catalogs", "statuses")
+    __slots__ = ("_hints", "catalogs", "statuses")
 
     def __init__(self, catalogs: tuple[Catalog, ...]) -> None:
         self.catalogs: list[_Selectors] = []
         self.statuses: dict[str, list[CatalogEntry]] = {}
+        # (status, message, code) -> hint: an API repeats the same few errors.
+        self._hints: dict[tuple[int | None, str, str], str | None] = {}
         for catalog in catalogs:
             selectors = _Selectors()
             for entry in catalog.entries:
@@ -256,6 +284,20 @@ class _Index:
     def lookup(self, status: int | None, message: str, code: str | None) -> str | None:
         code_key = code.lower() if isinstance(code, str) else ""
         text = message if _is_text(message) else ""
+        if (status is not None and type(status) is not int) or len(text) > _MAX_REMEMBERED:
+            return self._lookup(status, text, code_key)  # a bool status, a long message
+        memo = (status, text, code_key)
+        # One atomic get (a concurrent clear() cannot fail it); "" is never a hint.
+        hint = self._hints.get(memo, "")
+        if hint != "":
+            return hint
+        hint = self._lookup(status, text, code_key)
+        if len(self._hints) >= _CACHE_SIZE:
+            self._hints.clear()
+        self._hints[memo] = hint
+        return hint
+
+    def _lookup(self, status: int | None, text: str, code_key: str) -> str | None:
         key = _message_key(text)
         for selectors in self.catalogs:
             hint = selectors.lookup(status, key, text, code_key)

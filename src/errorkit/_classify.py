@@ -61,7 +61,7 @@ Retry-After; ``quota_exceeded`` and every other client category no.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from errorkit._info import Category
 from errorkit._text import escape_control
@@ -201,7 +201,8 @@ def _effective_status(status: int | None, found: Extracted) -> int | None:
 
 def _category(status: int | None, found: Extracted, hints: ServerHints) -> tuple[Category, str]:
     """The category and what decided it (a code, ``status``, ``body``...)."""
-    decisive = _decisive(status, found)
+    codes = (_meaning(found.code), _meaning(found.type))
+    decisive = _decisive(status, codes)
     if decisive is not None:
         return decisive
     if status == 403 and _github_rate_limited(found, hints):
@@ -211,32 +212,67 @@ def _category(status: int | None, found: Extracted, hints: ServerHints) -> tuple
     by_status = _by_status(status)
     if by_status is not None and by_status is not C.CLIENT:
         return by_status, "status"
-    descriptive = _lookup(found, _DESCRIPTIVE, suffixes=True)
-    if descriptive is not None:
-        return descriptive
+    for meaning in codes:
+        if meaning.descriptive is not None:
+            return meaning.descriptive, meaning.basis
     return by_status or C.CLIENT, "status"
 
 
-def _decisive(status: int | None, found: Extracted) -> tuple[Category, str] | None:
-    match = _lookup(found, _DECISIVE, suffixes=False)
-    if match is None and (status is None or status < 500):
-        match = _lookup(found, _DECISIVE_4XX, suffixes=False)
-    return match
-
-
-def _lookup(
-    found: Extracted, table: dict[str, Category], *, suffixes: bool
-) -> tuple[Category, str] | None:
-    for raw in (found.code, found.type):
-        key = _key(raw)
-        if not key:
-            continue
-        category = table.get(key) or table.get(key.removesuffix("exception"))
-        if category is None and suffixes and key.removesuffix("exception").endswith("notfound"):
-            category = C.NOT_FOUND
-        if category is not None:
-            return category, f"code {escape_control(str(raw))}"
+def _decisive(status: int | None, codes: tuple[_Code, _Code]) -> tuple[Category, str] | None:
+    for meaning in codes:
+        if meaning.decisive is not None:
+            return meaning.decisive, meaning.basis
+    if status is None or status < 500:
+        for meaning in codes:
+            if meaning.decisive_4xx is not None:
+                return meaning.decisive_4xx, meaning.basis
     return None
+
+
+class _Code(NamedTuple):
+    """What one code (or type) string means in each table, and how a reason names it."""
+
+    decisive: Category | None
+    decisive_4xx: Category | None
+    descriptive: Category | None
+    basis: str
+
+
+_NO_CODE = _Code(None, None, None, "")
+#: Code strings met so far -> their meaning. An API repeats a handful of codes,
+#: so each is normalized once; bounded, and cleared when full.
+_codes: dict[str, _Code] = {}
+_CACHE_SIZE = 1024
+
+
+def _meaning(raw: object) -> _Code:
+    if raw is None:
+        return _NO_CODE
+    if type(raw) is not str or len(raw) > _MAX_CODE:
+        return _read_code(raw)  # too long, or a str subclass: not remembered
+    meaning = _codes.get(raw)
+    if meaning is None:
+        meaning = _read_code(raw)
+        if len(_codes) >= _CACHE_SIZE:
+            _codes.clear()
+        _codes[raw] = meaning
+    return meaning
+
+
+def _read_code(raw: object) -> _Code:
+    key = _key(raw)
+    if not key:
+        return _NO_CODE
+    bare = key.removesuffix("exception")
+    descriptive = _DESCRIPTIVE.get(key) or _DESCRIPTIVE.get(bare)
+    if descriptive is None and bare.endswith("notfound"):
+        descriptive = C.NOT_FOUND
+    return _Code(
+        decisive=_DECISIVE.get(key) or _DECISIVE.get(bare),
+        decisive_4xx=_DECISIVE_4XX.get(key) or _DECISIVE_4XX.get(bare),
+        descriptive=descriptive,
+        basis=f"code {escape_control(str(raw))}",
+    )
 
 
 def _key(raw: object) -> str:
@@ -300,4 +336,6 @@ def _label(
         head = f"{status} in-band error"
     else:
         head = str(status)
-    return f"{head} {category}" if basis in ("status", "body") else f"{head} {category} ({basis})"
+    # `.value`, not the enum's own (much slower) formatting: the same text
+    name = category.value
+    return f"{head} {name}" if basis in ("status", "body") else f"{head} {name} ({basis})"

@@ -55,13 +55,17 @@ def normalize_headers(headers: object) -> Headers:
 
 
 def _raw_items(headers: object) -> Iterable[object]:
+    # The common cases first, without attribute probing or a generator.
     if headers is None:
         return ()
-    # The common cases first, without attribute probing or a generator.
     if type(headers) is dict:
         return headers.items()
     if type(headers) is list:
         return headers
+    return _other_items(headers)
+
+
+def _other_items(headers: object) -> Iterable[object]:
     if isinstance(headers, (str, bytes, bytearray)):
         return _text(headers[:MAX_HEADER_BLOCK]).splitlines()
     # httpx.Headers: multi_items() keeps repeated fields apart; items() of every

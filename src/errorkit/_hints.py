@@ -46,6 +46,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from errorkit._headers import Headers, normalize_headers
+from errorkit._info import fast_frozen_init
 from errorkit._text import escape_control
 
 if TYPE_CHECKING:
@@ -94,13 +95,15 @@ _VENDOR_RESETS = (
 )
 _MS_HEADERS = ("x-ms-retry-after-ms", "x-amz-retry-after")
 _SHOULD_RETRY = ("x-should-retry", "stripe-should-retry")
+_VENDOR_NAMES = frozenset(
+    name for reset, remaining, _ in _VENDOR_RESETS for name in (reset, remaining)
+)
 #: Every header that can yield a wait, a reset or an exhaustion (``date`` only
 #: dates them), and every header `read_hints` reads at all.
-_WAIT_HEADERS = frozenset(
-    {"retry-after-ms", "retry-after", *_MS_HEADERS, "ratelimit"}
-    | {"ratelimit-reset", "ratelimit-remaining"}
-    | {name for reset, remaining, _ in _VENDOR_RESETS for name in (reset, remaining)}
-)
+_WAIT_HEADERS = _VENDOR_NAMES | {
+    *("retry-after-ms", "retry-after", *_MS_HEADERS),
+    *("ratelimit", "ratelimit-reset", "ratelimit-remaining"),
+}
 _HINT_HEADERS = _WAIT_HEADERS | {*_SHOULD_RETRY, *REQUEST_ID_HEADERS}
 
 _EPOCH_MS = 1e12
@@ -122,6 +125,7 @@ _QUOTED = re.compile(r'"[^"]*"')
 _PARAM = re.compile(r"([A-Za-z][A-Za-z0-9_-]{0,31})[ \t]*=[ \t]*(-?[0-9]{1,15})", re.ASCII)
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerHints:
     """What the response headers say about retrying.
@@ -256,12 +260,15 @@ def _rate_limits(headers: Headers, ref: _Clock) -> _Limits:
         _structured(value, limits)
     if limits.wait is None:
         reset = headers.get("ratelimit-reset")
-        limits.add(
-            _count(headers.get("ratelimit-remaining")),
-            _reset(reset, ref, delta=False) if reset else None,
-            "ratelimit-reset",
-        )
-    if limits.wait is None:
+        remaining = headers.get("ratelimit-remaining")
+        if reset or remaining:
+            limits.add(
+                _count(remaining),
+                _reset(reset, ref, delta=False) if reset else None,
+                "ratelimit-reset",
+            )
+    # One set test spares the look-ups of every vendor's pair when none is sent.
+    if limits.wait is None and not _VENDOR_NAMES.isdisjoint(headers):
         for reset_name, remaining_name, delta in _VENDOR_RESETS:
             reset = headers.get(reset_name)
             remaining = headers.get(remaining_name)
@@ -324,6 +331,9 @@ def _count(value: str | None) -> int | None:
     """The smallest of the comma-separated integers in a remaining header."""
     if not value:
         return None
+    if "," not in value:  # the usual single count, without the list machinery
+        part = value.strip()
+        return int(float(part)) if _NUMBER.fullmatch(part) else None
     counts = [
         float(part)
         for part in (piece.strip() for piece in value.split(",", _MAX_MEMBERS))

@@ -1,6 +1,9 @@
 """The attempt loop, written once: a generator that every adapter drives.
 
-The loop never touches a socket, a clock or a sleep itself. It yields commands:
+`attempts()` plans one logical request; `drive()` and `adrive()` run it. The
+first attempt is sent straight away: a success (the common case) returns without
+building the retry machinery at all. After a failure, the loop generator takes
+over. It never touches a socket, a clock or a sleep itself; it yields commands:
 
     Send(attempt, timeout)  -> the driver sends one attempt and answers with a
                                `Sent` (a response, classified) or a `Failed`
@@ -79,12 +82,80 @@ class Final(Generic[R]):
 
 
 Command = Send | Discard[R] | Wait
-Loop = Generator[Command[R], "Sent[R] | Failed | None", Final[R]]
+Retries = Generator[Command[R], "Sent[R] | Failed | None", Final[R]]
 
 
 def new_idempotency_key() -> str:
     """A fresh key for one logical request, reused by every attempt of it."""
     return str(uuid.uuid4())
+
+
+class Loop(Generic[R]):
+    """The plan of one logical request: what the loop must know to decide on retries.
+
+    `url` is turned into text (and redacted) only when a retry is logged, so a
+    stack's URL object costs nothing on the success path.
+    """
+
+    __slots__ = ("has_idempotency_key", "method", "policy", "replayable", "url")
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        method: str,
+        url: object,
+        replayable: bool,
+        has_idempotency_key: bool,
+    ) -> None:
+        self.policy = policy
+        self.method = method
+        self.url = url
+        self.replayable = replayable
+        self.has_idempotency_key = has_idempotency_key
+
+    def first(self) -> Send:
+        """The first attempt; its timeout is the whole deadline."""
+        return Send(1, self.policy.deadline)
+
+    def succeeded(self, answer: Sent[R] | Failed) -> bool:
+        """Count the logical request in the budget; True when its first attempt succeeded."""
+        budget = self.policy.budget
+        if budget is not None:
+            budget.record_request()
+        return isinstance(answer, Sent) and answer.info is None
+
+    def retries(self, started: float, first: Sent[R] | Failed) -> Retries[R]:
+        """The generator that takes over after a failed first attempt."""
+        policy, method, url = self.policy, self.method, self.url
+        budget = policy.budget
+        attempt, result = 1, first
+        while True:
+            outcome = result.info if isinstance(result, Sent) else result.failure
+            assert outcome is not None  # noqa: S101 - a success never reaches here
+            decision = policy.decide(
+                attempt=attempt,
+                elapsed=CLOCK.monotonic() - started,
+                method=method,
+                outcome=outcome,
+                replayable=self.replayable,
+                has_idempotency_key=self.has_idempotency_key,
+            )
+            if decision.retry and budget is not None and not budget.try_spend():
+                decision = decision.refused_by_budget()
+            if not decision.retry:
+                _log_stop(decision, method, url, attempt)
+                return Final(result, attempt, decision)
+            _announce(policy, decision, outcome, method, url, attempt)
+            if isinstance(result, Sent):
+                yield Discard(result)
+            yield Wait(decision.delay)
+            attempt += 1
+            left = policy.remaining(CLOCK.monotonic() - started)
+            answer = yield Send(attempt, left)
+            assert answer is not None  # noqa: S101 - the drivers always answer a Send
+            if isinstance(answer, Sent) and answer.info is None:
+                return Final(answer, attempt, None)
+            result = answer
 
 
 def attempts(
@@ -95,42 +166,8 @@ def attempts(
     replayable: bool = True,
     has_idempotency_key: bool = False,
 ) -> Loop[R]:
-    """The loop for one logical request; see the module docstring.
-
-    `url` is turned into text (and redacted) only when a retry is logged, so a
-    stack's URL object costs nothing on the success path.
-    """
-    budget = policy.budget
-    if budget is not None:
-        budget.record_request()
-    started = CLOCK.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
-        left = None if policy.deadline is None else policy.remaining(CLOCK.monotonic() - started)
-        result = yield Send(attempt, left)
-        assert result is not None  # noqa: S101 - the drivers always answer a Send
-        if isinstance(result, Sent) and result.info is None:
-            return Final(result, attempt, None)
-        outcome = result.info if isinstance(result, Sent) else result.failure
-        assert outcome is not None  # noqa: S101 - narrowed above
-        decision = policy.decide(
-            attempt=attempt,
-            elapsed=CLOCK.monotonic() - started,
-            method=method,
-            outcome=outcome,
-            replayable=replayable,
-            has_idempotency_key=has_idempotency_key,
-        )
-        if decision.retry and budget is not None and not budget.try_spend():
-            decision = decision.refused_by_budget()
-        if not decision.retry:
-            _log_stop(decision, method, url, attempt)
-            return Final(result, attempt, decision)
-        _announce(policy, decision, outcome, method, url, attempt)
-        if isinstance(result, Sent):
-            yield Discard(result)
-        yield Wait(decision.delay)
+    """Plan one logical request; `drive()` or `adrive()` runs it."""
+    return Loop(policy, method, url, replayable, has_idempotency_key)
 
 
 def _announce(  # noqa: PLR0913, PLR0917 - private: the loop passes what it holds
@@ -183,19 +220,24 @@ def drive(
     discard: Callable[[R], None],
 ) -> Final[R]:
     """Run `loop` synchronously: `send` makes one attempt, `discard` releases."""
-    command = next(loop)
+    started = CLOCK.monotonic()
+    first = send(loop.first())
+    if loop.succeeded(first):
+        return Final(first, 1, None)
+    retries = loop.retries(started, first)
+    answer: Sent[R] | Failed | None = None  # send(None) starts the generator
     while True:
-        answer: Sent[R] | Failed | None = None
+        try:
+            command = retries.send(answer)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        answer = None
         if isinstance(command, Send):
             answer = send(command)
         elif isinstance(command, Discard):
             discard(command.sent.response)
         else:
             CLOCK.sleep(command.delay)
-        try:
-            command = loop.send(answer)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
 
 
 async def adrive(
@@ -204,16 +246,21 @@ async def adrive(
     discard: Callable[[R], Awaitable[None]],
 ) -> Final[R]:
     """Run `loop` in asyncio: the twin of `drive()`."""
-    command = next(loop)
+    started = CLOCK.monotonic()
+    first = await send(loop.first())
+    if loop.succeeded(first):
+        return Final(first, 1, None)
+    retries = loop.retries(started, first)
+    answer: Sent[R] | Failed | None = None  # send(None) starts the generator
     while True:
-        answer: Sent[R] | Failed | None = None
+        try:
+            command = retries.send(answer)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        answer = None
         if isinstance(command, Send):
             answer = await send(command)
         elif isinstance(command, Discard):
             await discard(command.sent.response)
         else:
             await CLOCK.asleep(command.delay)
-        try:
-            command = loop.send(answer)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]

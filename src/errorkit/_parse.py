@@ -97,13 +97,15 @@ def _retry_after(
     return None, None
 
 
+#: Reason phrases by status, read once: an HTTPStatus look-up is an enum call.
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
 def _default_message(status: int | None, category: Category) -> str:
     if status is None:
         return f"HTTP error ({category})"
-    try:
-        return f"HTTP {status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
+    phrase = _PHRASES.get(status)
+    return f"HTTP {status}" if phrase is None else f"HTTP {status} {phrase}"
 
 
 def _body_value(doc: Document) -> object:

@@ -22,4 +22,7 @@ def escape_control(text: str, limit: int | None = None) -> str:
         text = text[:limit] + "\u2026"
     # Every character the pattern escapes is unprintable: most text is printable
     # throughout, and one C-level scan proves it without the regex machinery.
-    return text if text.isprintable() else _CONTROL.sub(_escape, text)
+    # (A str subclass still goes through sub(), which returns a plain str.)
+    if type(text) is str and text.isprintable():
+        return text
+    return _CONTROL.sub(_escape, text)

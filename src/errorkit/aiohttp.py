@@ -69,7 +69,7 @@ import sys
 from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
-from aiohttp.payload import AsyncIterablePayload, IOBasePayload, Payload
+from aiohttp.payload import AsyncIterablePayload, BytesPayload, IOBasePayload, Payload
 
 from errorkit._adapter import idempotency_header
 from errorkit._compat import build
@@ -406,8 +406,15 @@ def _repeat_final_error(req: ClientRequest) -> None:
 # -- request bodies --------------------------------------------------------------------
 
 
+#: Bodies aiohttp always sends whole again: no body (b"") and bytes. Checked by exact
+#: type first, because the `Payload` checks below go through slow ABC machinery.
+_ALWAYS_WHOLE = (bytes, BytesPayload)
+
+
 def _replayable(body: object) -> bool:
     """Whether aiohttp can send `body` (a `Payload`, or b"" for none) again, whole."""
+    if type(body) in _ALWAYS_WHOLE:
+        return not _consumed(body)
     if isinstance(body, AsyncIterablePayload):
         return False  # an async iterator runs once; errorkit does not buffer it
     if isinstance(body, IOBasePayload):
@@ -430,6 +437,8 @@ def _spent(body: object) -> bool:
     The second case is a redirect hop before aiohttp 3.14, which wraps the
     exhausted generator of the first hop in a fresh payload.
     """
+    if type(body) is bytes:
+        return False  # no body at all: the common case, decided without ABC checks
     if _consumed(body):
         return True
     generator = getattr(body, "_value", None) if isinstance(body, AsyncIterablePayload) else None

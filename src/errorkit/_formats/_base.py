@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from errorkit._info import fast_frozen_init
+
 if TYPE_CHECKING:
     from errorkit._headers import Headers
     from errorkit._info import Category
@@ -33,6 +35,7 @@ class _NotJSON:
 NOT_JSON = _NotJSON()
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Document:
     """One response body, decoded once, handed to every recognizer.
@@ -52,6 +55,7 @@ class Document:
     json: object = NOT_JSON
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Extracted:
     """What a recognizer found in a body. Every field but `format` is optional.
