@@ -128,13 +128,15 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _parse_table(parse: Any) -> list[str]:
-    rows = parse["rows"] if isinstance(parse, dict) else parse
-    out = ["| family | json.loads µs | parse() µs | ratio |", "|---|---|---|---|"]
-    for r in rows:
-        loads, full = r.get("json_loads_us"), r.get("parse_us")
-        ratio = f"{full / loads:.1f}x" if loads and full else "-"
-        out.append(f"| {r['family']} | {loads if loads is not None else '-'} | {full} | {ratio} |")
+def _parse_table(parse: dict[str, Any]) -> list[str]:
+    out = ["| family | body bytes | json.loads µs | parse() µs | ratio |", "|---|---|---|---|---|"]
+    for r in parse["rows"]:
+        loads = r.get("json_us")
+        ratio = f"{r['parse_ratio']:.1f}x" if r.get("parse_ratio") else "-"
+        loads_text = f"{loads:.1f}" if loads else "-"
+        out.append(
+            f"| {r['family']} | {r['bytes']} | {loads_text} | {r['parse_us']:.1f} | {ratio} |"
+        )
     return out
 
 

@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeGuard, TypeVar
 
 from errorkit._clock import CLOCK
 from errorkit._info import ErrorInfo
@@ -97,7 +97,7 @@ class Loop(Generic[R]):
     stack's URL object costs nothing on the success path.
     """
 
-    __slots__ = ("has_idempotency_key", "method", "policy", "replayable", "url")
+    __slots__ = ("has_idempotency_key", "method", "policy", "replayable", "started", "url")
 
     def __init__(
         self,
@@ -112,21 +112,22 @@ class Loop(Generic[R]):
         self.url = url
         self.replayable = replayable
         self.has_idempotency_key = has_idempotency_key
+        self.started = CLOCK.monotonic()  # planned right before the first attempt
 
     def first(self) -> Send:
         """The first attempt; its timeout is the whole deadline."""
         return Send(1, self.policy.deadline)
 
-    def succeeded(self, answer: Sent[R] | Failed) -> bool:
+    def succeeded(self, answer: Sent[R] | Failed) -> TypeGuard[Sent[R]]:
         """Count the logical request in the budget; True when its first attempt succeeded."""
         budget = self.policy.budget
         if budget is not None:
             budget.record_request()
         return isinstance(answer, Sent) and answer.info is None
 
-    def retries(self, started: float, first: Sent[R] | Failed) -> Retries[R]:
+    def retries(self, first: Sent[R] | Failed) -> Retries[R]:
         """The generator that takes over after a failed first attempt."""
-        policy, method, url = self.policy, self.method, self.url
+        policy, method, url, started = self.policy, self.method, self.url, self.started
         budget = policy.budget
         attempt, result = 1, first
         while True:
@@ -218,13 +219,18 @@ def drive(
     loop: Loop[R],
     send: Callable[[Send], Sent[R] | Failed],
     discard: Callable[[R], None],
+    first: Sent[R] | Failed | None = None,
 ) -> Final[R]:
-    """Run `loop` synchronously: `send` makes one attempt, `discard` releases."""
-    started = CLOCK.monotonic()
-    first = send(loop.first())
-    if loop.succeeded(first):
-        return Final(first, 1, None)
-    retries = loop.retries(started, first)
+    """Run `loop` synchronously: `send` makes one attempt, `discard` releases.
+
+    An adapter that made the first attempt itself (to keep its success path
+    shallow) passes its result as `first`, once `loop.succeeded(first)` said no.
+    """
+    if first is None:
+        first = send(loop.first())
+        if loop.succeeded(first):
+            return Final(first, 1, None)
+    retries = loop.retries(first)
     answer: Sent[R] | Failed | None = None  # send(None) starts the generator
     while True:
         try:
@@ -244,13 +250,14 @@ async def adrive(
     loop: Loop[R],
     send: Callable[[Send], Awaitable[Sent[R] | Failed]],
     discard: Callable[[R], Awaitable[None]],
+    first: Sent[R] | Failed | None = None,
 ) -> Final[R]:
     """Run `loop` in asyncio: the twin of `drive()`."""
-    started = CLOCK.monotonic()
-    first = await send(loop.first())
-    if loop.succeeded(first):
-        return Final(first, 1, None)
-    retries = loop.retries(started, first)
+    if first is None:
+        first = await send(loop.first())
+        if loop.succeeded(first):
+            return Final(first, 1, None)
+    retries = loop.retries(first)
     answer: Sent[R] | Failed | None = None  # send(None) starts the generator
     while True:
         try:

@@ -146,7 +146,10 @@ class RetryMiddleware:
                     "redirect?): not sent again; use bytes or a seekable file"
                 )
             try:
-                response = await _attempt(handler, req, command.timeout)
+                if command.timeout is None:  # no deadline: one frame less on every await
+                    response = await handler(req)
+                else:
+                    response = await _within(handler(req), max(command.timeout, 0.001))
             except _DeadlineReached as reached:
                 return Failed(reached.error, _DEADLINE_FAILURE)
             except (aiohttp.ClientConnectionError, OSError) as exc:
@@ -154,6 +157,8 @@ class RetryMiddleware:
                 if failure is None:
                     raise  # the total timeout fired: never retried
                 return Failed(exc, failure)
+            if response.status < 400:
+                return Sent(response, None)  # the success path reads and parses nothing
             return Sent(response, await self._inspect(response))
 
         loop: Loop[ClientResponse] = attempts(
@@ -163,7 +168,12 @@ class RetryMiddleware:
             replayable=_replayable(req.body),
             has_idempotency_key=has_key,
         )
-        final: Final[ClientResponse] = await adrive(loop, send_once, self._discard)
+        # The first attempt is awaited here, not inside adrive(): every suspension of
+        # the request then crosses one frame less, and a success returns at once.
+        first = await send_once(loop.first())
+        if loop.succeeded(first):
+            return first.response
+        final: Final[ClientResponse] = await adrive(loop, send_once, self._discard, first)
         return await self._finish(final, req)
 
     async def _inspect(self, response: ClientResponse) -> ErrorInfo | None:
@@ -242,15 +252,6 @@ class _DeadlineReached(Exception):  # noqa: N818 - an event, raised and caught h
 _DEADLINE_FAILURE = TransportFailure(
     sent=True, timeout=True, description="attempt cut short at the policy deadline"
 )
-
-
-async def _attempt(
-    handler: ClientHandlerType, req: ClientRequest, timeout: float | None
-) -> ClientResponse:
-    """One call of the rest of the chain, cut at the policy deadline when there is one."""
-    if timeout is None:
-        return await handler(req)
-    return await _within(handler(req), max(timeout, 0.001))
 
 
 if sys.version_info >= (3, 11):
@@ -406,15 +407,16 @@ def _repeat_final_error(req: ClientRequest) -> None:
 # -- request bodies --------------------------------------------------------------------
 
 
-#: Bodies aiohttp always sends whole again: no body (b"") and bytes. Checked by exact
-#: type first, because the `Payload` checks below go through slow ABC machinery.
-_ALWAYS_WHOLE = (bytes, BytesPayload)
-
-
 def _replayable(body: object) -> bool:
-    """Whether aiohttp can send `body` (a `Payload`, or b"" for none) again, whole."""
-    if type(body) in _ALWAYS_WHOLE:
-        return not _consumed(body)
+    """Whether aiohttp can send `body` (a `Payload`, or b"" for none) again, whole.
+
+    No body and bytes are decided by exact type first: the `Payload` checks below go
+    through slow ABC machinery, and this runs on every request.
+    """
+    if type(body) is bytes:
+        return True
+    if type(body) is BytesPayload:
+        return not body.consumed
     if isinstance(body, AsyncIterablePayload):
         return False  # an async iterator runs once; errorkit does not buffer it
     if isinstance(body, IOBasePayload):
