@@ -71,8 +71,9 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     lines += [
         (
-            "**Success-path overhead** (median µs per request over keep-alive, ratio to "
-            "the bare client of the same stack):"
+            "**Success-path overhead** (median µs per request over keep-alive; the ratio is "
+            "the median over 15 interleaved rounds of each round's time over the bare "
+            "client's time in that same round):"
         ),
         "",
         "| stack | variant | µs/request | ratio to bare |",
