@@ -154,6 +154,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     colors = ["tab:green" if r["variant"] == "errorkit" else "tab:gray" for r in over]
     left.bar(range(len(over)), [r["ratio_to_bare"] for r in over], color=colors)
     left.axhline(1.0, color="black", linewidth=0.8)
+    ratios = [r["ratio_to_bare"] for r in over]
+    left.set_ylim(min(0.9, min(ratios) - 0.02), max(1.15, max(ratios) + 0.02))  # a few %
     left.set_xticks(range(len(over)), labels, rotation=70, fontsize=7)
     left.set_ylabel("time per request / bare client")
     left.set_title("Success-path overhead (lower is better)")
