@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from errorkit import RetryPolicy, error_of
 from errorkit.aiohttp import RetryMiddleware
-from support.harness import BodyKind, ClientOptions, Result, register, timed
+from support.harness import BodyKind, ClientOptions, Result, register, sync_body, timed
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -30,14 +29,11 @@ async def agen_body(data: bytes) -> AsyncIterator[bytes]:
 
 
 def request_data(body: bytes, body_kind: BodyKind) -> Any:
-    """The `data=` aiohttp gets for one body kind."""
-    if body_kind == "bytes":
-        return body
-    if body_kind == "file":
-        return io.BytesIO(body)
+    """The `data=` aiohttp gets for one body kind: as the sync stacks', but a one-shot
+    body is an async generator."""
     if body_kind == "oneshot":
         return agen_body(body)
-    return None
+    return sync_body(body, body_kind)
 
 
 async def outcome(call: Any) -> Result:
