@@ -182,6 +182,49 @@ def classify(
     ``429 rate_limited: retryable (rate limits clear with time)``. The module
     docstring gives the rules. Pure and cheap: a few dict lookups.
     """
+    claimed, stated, said = found.status, found.category, found.retryable
+    if (
+        (claimed is None or type(claimed) is int)
+        and (stated is None or type(stated) is Category)
+        and (said is None or said is True or said is False)
+    ):
+        # Everything the rules read, and nothing else: 1 and True, or "rate_limited"
+        # and Category.RATE_LIMITED, are equal keys, hence the exact types above.
+        key = (
+            status,
+            claimed,
+            found.code,
+            found.type,
+            stated,
+            said,
+            bool(found.in_band),
+            found.retry_after is None,
+            hints.retry_after is None,
+            hints.rate_limit_exhausted,
+            hints.should_retry,
+            found.message if status == 403 or claimed == 403 else None,
+        )
+        try:
+            known = _verdicts.get(key)
+        except TypeError:  # an unhashable code from a user's recognizer
+            return _classify(status, found, hints)
+        if known is None:
+            known = _classify(status, found, hints)
+            if len(_verdicts) >= _CACHE_SIZE:
+                _verdicts.clear()
+            _verdicts[key] = known
+        return known
+    return _classify(status, found, hints)
+
+
+#: What `classify` decided, by everything its rules read: an API repeats a handful
+#: of errors. Bounded, and cleared when full.
+_verdicts: dict[tuple[object, ...], tuple[Category, bool, str]] = {}
+
+
+def _classify(
+    status: int | None, found: Extracted, hints: ServerHints
+) -> tuple[Category, bool, str]:
     effective = _effective_status(status, found)
     category, basis = _category(effective, found, hints)
     retryable, why = _retryable(category, effective, found, hints)

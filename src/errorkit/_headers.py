@@ -12,7 +12,7 @@ costs the good ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import Any
 
@@ -43,11 +43,11 @@ def normalize_headers(headers: object) -> Headers:
             # would, without its per-item calls (a third of parse()'s header cost).
             if type(item) is tuple and len(item) == 2:
                 name, value = item
-                if type(name) is str and type(value) is str:
+                if type(name) is str and type(value) is str and len(value) <= MAX_HEADER_VALUE:
                     key = name.strip().lower()
-                    if key:
-                        _store(out, key, value[:MAX_HEADER_VALUE].strip())
-                    continue
+                    if key and key not in out:
+                        out[key] = value.strip()
+                        continue
             _add(out, item)
     except Exception:  # noqa: BLE001 - a hostile headers object must not make parse() raise
         return out
@@ -79,9 +79,10 @@ def _other_items(headers: object) -> Iterable[object]:
     return _iterate(headers)
 
 
-def _iterate(raw: object) -> Iterator[object]:
+def _iterate(raw: object) -> Iterable[object]:
     if isinstance(raw, Iterable) and not isinstance(raw, (str, bytes, bytearray)):
-        yield from raw
+        return raw
+    return ()
 
 
 def _add(out: Headers, item: object) -> None:

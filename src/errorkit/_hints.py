@@ -126,7 +126,7 @@ _PARAM = re.compile(r"([A-Za-z][A-Za-z0-9_-]{0,31})[ \t]*=[ \t]*(-?[0-9]{1,15})"
 
 
 @fast_frozen_init
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ServerHints:
     """What the response headers say about retrying.
 

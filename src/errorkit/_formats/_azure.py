@@ -8,7 +8,7 @@ with the ``request-id``. OData v3 (verbose JSON, SharePoint):
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import first_text, hints, items, shape, text
 
 _INNER_KEYS = ("innererror", "innerError")
@@ -28,7 +28,7 @@ def azure(doc: Document) -> Extracted | None:
     if machine is None and not (message and not _MARKERS.isdisjoint(err)):
         return None
     found = hints(obj, err)
-    return Extracted(
+    return extracted(
         format="azure",
         message=message,
         code=machine,
@@ -48,7 +48,7 @@ def odata(doc: Document) -> Extracted | None:
     err = obj.get("odata.error") if isinstance(obj, dict) else None
     if not isinstance(err, dict):
         return None
-    return Extracted(
+    return extracted(
         format="odata",
         message=_message(err.get("message")),
         code=text(err.get("code")),

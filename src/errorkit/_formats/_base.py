@@ -14,11 +14,13 @@ keys, so choosing the candidates for a body does not cost a call per recognizer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
-from errorkit._info import fast_frozen_init
+from errorkit._info import builder, fast_frozen_init
 
 if TYPE_CHECKING:
+    from typing_extensions import Required, TypedDict, Unpack
+
     from errorkit._headers import Headers
     from errorkit._info import Category
 
@@ -36,7 +38,7 @@ NOT_JSON = _NotJSON()
 
 
 @fast_frozen_init
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Document:
     """One response body, decoded once, handed to every recognizer.
 
@@ -56,7 +58,7 @@ class Document:
 
 
 @fast_frozen_init
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Extracted:
     """What a recognizer found in a body. Every field but `format` is optional.
 
@@ -98,3 +100,38 @@ class Recognizer(Protocol):
     name: str
 
     def __call__(self, doc: Document, /) -> Extracted | None: ...
+
+
+if TYPE_CHECKING:
+
+    class ExtractedFields(TypedDict, total=False):
+        """The keyword arguments of `Extracted`, for its unchecked builder."""
+
+        format: Required[str]
+        message: str | None
+        code: str | None
+        type: str | None
+        details: tuple[object, ...]
+        retry_after: float | None
+        retry_after_source: str | None
+        request_id: str | None
+        status: int | None
+        category: Category | None
+        retryable: bool | None
+        in_band: bool
+        extra: dict[str, object]
+
+    class _ExtractedBuilder(Protocol):
+        def __call__(self, **fields: Unpack[ExtractedFields]) -> Extracted: ...
+
+    class _DocumentBuilder(Protocol):
+        def __call__(
+            self, *, status: int, headers: Headers, media_type: str, text: str, json: object
+        ) -> Document: ...
+
+
+#: `Extracted(...)` for the built-in recognizers: same fields, a third of the cost
+#: (see `builder`); type-checked through `ExtractedFields`.
+extracted = cast("_ExtractedBuilder", builder(Extracted))
+#: `Document(...)` with every field given, for `build_document`.
+document = cast("_DocumentBuilder", builder(Document))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from errorkit._formats._base import NOT_JSON, Document
+from errorkit._formats._base import NOT_JSON, Document, document
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,17 +46,25 @@ def build_document(status: int, headers: Headers, body: object, max_body: int) -
         return Document(status=_int(status), headers={}, media_type="", text="")
 
 
-def _build(status: object, headers: object, body: object, max_body: int) -> Document:
+def _build(status: object, headers: object, body: object, max_body: object) -> Document:
     heads: Headers = headers if isinstance(headers, dict) else {}
     raw = heads.get("content-type")
-    media_type, charset = _content_type(raw) if isinstance(raw, str) else ("", None)
-    text = _decode(body, max(int(max_body), 0), charset)
-    return Document(
-        status=_int(status),
-        headers=heads,
-        media_type=media_type,
-        text=text,
-        json=_json(text),
+    media_type, charset = ("", None) if raw is None else _content_type(raw)
+    if type(status) is not int:
+        status = _int(status)
+    limit = max_body if type(max_body) is int else int(cast("float", max_body))
+    if type(body) is bytes and body[:1] == b"{" and charset is None and len(body) <= limit:
+        # The usual error body: a whole JSON object in UTF-8, no mark, no charset.
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            text = body.decode(errors="replace")
+        return document(
+            status=status, headers=heads, media_type=media_type, text=text, json=_object(text)
+        )
+    text = _decode(body, max(limit, 0), charset)
+    return document(
+        status=status, headers=heads, media_type=media_type, text=text, json=_json(text)
     )
 
 
@@ -128,21 +136,19 @@ def _json(text: str) -> object:
     head = text[:1]
     if head not in {"{", "["} and not (head.isspace() and text.lstrip().startswith(("{", "["))):
         return NOT_JSON
+    return _object(text)
+
+
+def _object(text: str) -> object:
+    """``json.loads(text)`` for a str, or `NOT_JSON`, without json's layers of wrappers.
+
+    Those wrappers cost about twice the C scan of a typical error body. Same
+    decoder, same whitespace rule (RFC 8259), same failures: invalid or trailing
+    data, or no value where one must start.
+    """
     try:
-        return _loads(text)
+        value, end = _scan(text, len(text) - len(text.lstrip(_JSON_SPACE)))
     except (ValueError, RecursionError, StopIteration):
         # ValueError also covers ints over the 4300-digit limit (Python 3.11+)
         return NOT_JSON
-
-
-def _loads(text: str) -> object:
-    """``json.loads(text)`` for a str, without its layers of Python wrappers.
-
-    Those wrappers cost about twice the C scan of a typical error body. Same
-    decoder, same whitespace rule, same errors: ValueError for invalid or trailing
-    data, StopIteration (json's own signal) when no value starts where expected.
-    """
-    value, end = _scan(text, len(text) - len(text.lstrip(_JSON_SPACE)))
-    if text[end:].strip(_JSON_SPACE):
-        raise ValueError("extra data after the JSON value")
-    return value
+    return value if end == len(text) or not text[end:].strip(_JSON_SPACE) else NOT_JSON

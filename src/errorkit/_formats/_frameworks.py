@@ -11,7 +11,7 @@ because the message alone does not say which field failed.
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import (
     field_errors,
     field_message,
@@ -50,7 +50,7 @@ def fastapi(doc: Document) -> Extracted | None:
     else:
         return None
     found = hints(obj, detail, "detail.")
-    return Extracted(
+    return extracted(
         format="fastapi",
         message=message,
         type=kind,
@@ -77,7 +77,7 @@ def drf(doc: Document) -> Extracted | None:
     violations = field_errors(obj)
     if not violations:
         return None
-    return Extracted(
+    return extracted(
         format="drf",
         message=field_message(violations[0]),
         details=tuple(violations),
@@ -95,7 +95,7 @@ def spring(doc: Document) -> Extracted | None:
         return None
     message = text(obj.get("message"))
     found = hints(obj)
-    return Extracted(
+    return extracted(
         format="spring",
         message=message if message and message != _SPRING_EMPTY else text(obj.get("error")),
         status=status,
@@ -116,7 +116,7 @@ def nestjs(doc: Document) -> Extracted | None:
     if status is None or not isinstance(message, (str, list)):
         return None
     found = hints(obj)
-    return Extracted(
+    return extracted(
         format="nestjs",
         message=text(message) or text(first(message)),
         status=status,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from errorkit._formats._base import NOT_JSON, Document, Extracted
+from errorkit._formats._base import NOT_JSON, Document, Extracted, extracted
 from errorkit._formats._markup import html_page, looks_like_html, looks_like_xml, xml_text
 from errorkit._formats._oauth import www_authenticate
 from errorkit._formats._util import (
@@ -65,7 +65,7 @@ def fallback(doc: Document) -> Extracted:
     if doc.json is not NOT_JSON:
         return unknown_json(doc.json)
     if not doc.text.strip():
-        return Extracted(format="empty")
+        return extracted(format="empty")
     if looks_like_html(doc):
         return html_page(doc)
     if looks_like_xml(doc):
@@ -77,13 +77,13 @@ def unknown_json(value: object) -> Extracted:
     """A JSON body of no known shape: message, code and hints from the usual keys."""
     if isinstance(value, list):
         message, details = _from_list(value, 0)
-        return Extracted(format="json", message=message, details=details)
+        return extracted(format="json", message=message, details=details)
     if not isinstance(value, dict):
-        return Extracted(format="json")
+        return extracted(format="json")
     message, details, key = _message(value, 0)
     err = value.get("error")
     found = hints(value, err)
-    return Extracted(
+    return extracted(
         format="json",
         message=message,
         code=_code(value, err, key),
@@ -159,13 +159,13 @@ def plain_text(body: str) -> Extracted:
     if stripped.startswith(("{", "[")):
         salvaged = _salvage(stripped)
         if salvaged is not None:
-            return Extracted(format="text", message=salvaged)
+            return extracted(format="text", message=salvaged)
     lines = stripped[:_MAX_LINE].splitlines()
     line = lines[0].strip() if lines else ""
     if len(line) >= 2 and line[0] == line[-1] == '"':
         # a bare JSON string: "Not Found"
         line = _unquote(line) or line
-    return Extracted(format="text", message=line or None)
+    return extracted(format="text", message=line or None)
 
 
 def _salvage(body: str) -> str | None:

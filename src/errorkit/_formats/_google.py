@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, TypeGuard
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import MAX_ITEMS, duration, hints, http_status, shape, text
 from errorkit._info import Category
 
@@ -89,7 +89,7 @@ def google(doc: Document) -> Extracted | None:
     first: dict[str, object] = legacy[0] if _is_legacy(legacy) else {}
     reason = found.reason or text(first.get("reason"))
     body = hints(obj, err)
-    return Extracted(
+    return extracted(
         format="google",
         message=text(err.get("message")) or text(first.get("message")),
         code=reason or status,
@@ -115,7 +115,7 @@ def grpc(doc: Document) -> Extracted | None:
         return None
     name = _GRPC_NAMES[number]
     found = _details(obj.get("details"))
-    return Extracted(
+    return extracted(
         format="grpc",
         message=text(obj.get("message")),
         code=found.reason or name,

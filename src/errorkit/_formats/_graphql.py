@@ -8,7 +8,7 @@ code is ``extensions.code`` (Apollo, Hasura, Shopify) or the error's own ``type`
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import first_text, hints, items, shape, text
 from errorkit._info import Category
 
@@ -44,7 +44,7 @@ def graphql(doc: Document) -> Extracted | None:
         head.get("type")
     )
     found = hints(None, extensions, "errors[0].extensions.")
-    return Extracted(
+    return extracted(
         format="graphql",
         message=text(head.get("message")),
         code=machine,

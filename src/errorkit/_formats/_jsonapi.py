@@ -5,7 +5,7 @@ Told from GraphQL by its members: a JSON:API error object has no ``message``.
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import code, http_status, items, shape, text
 
 _MEMBERS = frozenset({"title", "detail", "source", "status", "links"})
@@ -25,7 +25,7 @@ def jsonapi(doc: Document) -> Extracted | None:
     if not typed and ("message" in head or _MEMBERS.isdisjoint(head)):
         return None
     meta = head.get("meta")
-    return Extracted(
+    return extracted(
         format="jsonapi",
         message=text(head.get("detail")) or text(head.get("title")),
         code=code(head.get("code")),

@@ -7,7 +7,7 @@ The reason is a fixed vocabulary (``metav1.StatusReason``), so it names the cate
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import duration, http_status, items, shape, text
 from errorkit._info import Category
 
@@ -38,7 +38,7 @@ def kubernetes(doc: Document) -> Extracted | None:
     details = obj.get("details")
     details = details if isinstance(details, dict) else {}
     wait = duration(details.get("retryAfterSeconds"))
-    return Extracted(
+    return extracted(
         format="kubernetes",
         message=text(obj.get("message")),
         code=reason,

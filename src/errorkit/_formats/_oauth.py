@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import is_token, shape, text
 from errorkit._info import Category
 
@@ -81,7 +81,7 @@ def oauth(doc: Document) -> Extracted | None:
     if description is None and not linked and token not in REGISTERED:
         return None
     machine = token if token is not None and is_token(token) else None
-    return Extracted(
+    return extracted(
         format="oauth",
         message=description or token,
         code=machine,
@@ -104,7 +104,7 @@ def www_authenticate(doc: Document) -> Extracted | None:
     token = text(params.get("error"))
     if token is None:
         return None
-    return Extracted(
+    return extracted(
         format="www-authenticate",
         message=text(params.get("error_description")) or token,
         code=token,

@@ -9,7 +9,7 @@ own example) or ``invalid_params``.
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import (
     code,
     field_errors,
@@ -33,7 +33,7 @@ def problem(doc: Document) -> Extracted | None:
         return None
     found = hints(obj)
     kind = text(obj.get("type"))
-    return Extracted(
+    return extracted(
         format="problem+json",
         message=text(obj.get("detail")) or text(obj.get("title")),
         code=code(obj.get("code")) or code(obj.get("error_code")),

@@ -152,10 +152,12 @@ def _first(candidates: tuple[Recognizer, ...], doc: Document) -> Extracted | Non
             found = candidate(doc)
         except Exception:  # noqa: BLE001, S112 - a broken recognizer must not break parse()
             continue
-        if isinstance(found, Extracted):
+        if found is None:
+            continue
+        if type(found) is Extracted or isinstance(found, Extracted):
             # A user's recognizer may break the contract: a blank or padded message.
             message: object = found.message
-            if message is None or message == text(message):
+            if message is None or (type(message) is str and message and message == message.strip()):
                 return found
             return replace(found, message=text(message))
     return None

@@ -8,7 +8,7 @@ errors ("read error when it is a string, otherwise error.message").
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import code, hints, http_status, is_token, shape, text
 
 #: Keys beside a flat ``error`` string that mean another shape carries the message.
@@ -28,7 +28,7 @@ def agents(doc: Document) -> Extracted | None:
     if not isinstance(machine, str) or isinstance(status, bool) or not isinstance(status, int):
         return None
     found = hints(obj, err)
-    return Extracted(
+    return extracted(
         format="agents",
         message=text(err.get("message")),
         code=text(machine),
@@ -60,7 +60,7 @@ def onecli(doc: Document) -> Extracted | None:
         if message is None:
             return None
         found = hints(obj, err)
-        return Extracted(
+        return extracted(
             format="onecli",
             message=message,
             type=text(err.get("type")),
@@ -78,7 +78,7 @@ def _flat(obj: dict[str, object], err: str) -> Extracted | None:
     if message is None or not _NOT_FLAT.isdisjoint(obj):
         return None
     found = hints(obj)
-    return Extracted(
+    return extracted(
         format="onecli",
         message=message,
         # a bare token ("not_found") is a code as well as the only message there is

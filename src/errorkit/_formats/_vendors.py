@@ -7,7 +7,7 @@ category is set only where the vendor's vocabulary names one without doubt.
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted
+from errorkit._formats._base import Document, Extracted, extracted
 from errorkit._formats._util import (
     MAX_ITEMS,
     code,
@@ -80,7 +80,7 @@ def anthropic(doc: Document) -> Extracted | None:
         return None
     kind = text(err.get("type"))
     found = hints(obj, err)
-    return Extracted(
+    return extracted(
         format="anthropic",
         message=text(err.get("message")),
         type=kind,
@@ -104,7 +104,7 @@ def stripe(doc: Document) -> Extracted | None:
         return None
     machine = text(err.get("code"))
     found = hints(obj, err)
-    return Extracted(
+    return extracted(
         format="stripe",
         message=text(err.get("message")),
         code=machine,
@@ -144,7 +144,7 @@ def openai(doc: Document) -> Extracted | None:
     machine = code(err.get("code"))
     kind = text(err.get("type"))
     found = hints(obj, err)
-    return Extracted(
+    return extracted(
         format="openai",
         message=text(err.get("message")),
         code=machine,
@@ -170,7 +170,7 @@ def huggingface(doc: Document) -> Extracted | None:
     if message is None:
         return None
     wait = duration(obj.get("estimated_time"))
-    return Extracted(
+    return extracted(
         format="huggingface",
         message=message,
         type=text(obj.get("error_type")),
@@ -188,7 +188,7 @@ def github(doc: Document) -> Extracted | None:
         return None
     url = obj["documentation_url"]
     found = hints(obj)
-    return Extracted(
+    return extracted(
         format="github",
         message=text(obj.get("message")),
         status=http_status(obj.get("status")),
@@ -214,7 +214,7 @@ def discord(doc: Document) -> Extracted | None:
     if not limited and not (numeric and _discord_code(obj, number)):
         return None
     wait = duration(obj.get("retry_after"))
-    return Extracted(
+    return extracted(
         format="discord",
         message=text(obj.get("message")),
         code=code(number),
@@ -263,7 +263,7 @@ def cloudflare(doc: Document) -> Extracted | None:
     if not isinstance(errors, list) or not (head is None or isinstance(head, dict)):
         return None
     head = head if isinstance(head, dict) else {}
-    return Extracted(
+    return extracted(
         format="cloudflare",
         message=text(head.get("message")),
         code=code(head.get("code")),
@@ -280,7 +280,7 @@ def slack(doc: Document) -> Extracted | None:
         return None
     machine = text(obj.get("error"))
     found = hints(obj)
-    return Extracted(
+    return extracted(
         format="slack",
         message=machine,
         code=machine,
