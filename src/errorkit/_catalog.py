@@ -258,13 +258,14 @@ class _Selectors:
 class _Index:
     """Every registered entry: selectors per catalog, status fallbacks pooled."""
 
-    __slots__ = ("_hints", "catalogs", "statuses")
+    __slots__ = ("_hints", "_raw", "catalogs", "statuses")
 
     def __init__(self, catalogs: tuple[Catalog, ...]) -> None:
         self.catalogs: list[_Selectors] = []
         self.statuses: dict[str, list[CatalogEntry]] = {}
         # (status, message, code) -> hint: an API repeats the same few errors.
         self._hints: dict[tuple[int | None, str, str], str | None] = {}
+        self._raw: dict[tuple[int | None, str, str | None], str | None] = {}
         for catalog in catalogs:
             selectors = _Selectors()
             for entry in catalog.entries:
@@ -282,6 +283,23 @@ class _Index:
             self.statuses.setdefault(str(entry.status), []).append(entry)
 
     def lookup(self, status: int | None, message: str, code: str | None) -> str | None:
+        if (
+            (status is None or type(status) is int)
+            and type(message) is str
+            and (code is None or type(code) is str)
+        ):
+            # Remembered by the very arguments first: nothing to normalize on a hit.
+            hint = self._raw.get((status, message, code), "")
+            if hint != "":
+                return hint
+            hint = self._lookup_normalized(status, message, code)
+            if len(self._raw) >= _CACHE_SIZE:
+                self._raw.clear()
+            self._raw[status, message, code] = hint
+            return hint
+        return self._lookup_normalized(status, message, code)
+
+    def _lookup_normalized(self, status: int | None, message: str, code: str | None) -> str | None:
         code_key = code.lower() if isinstance(code, str) else ""
         text = message if _is_text(message) else ""
         if (status is not None and type(status) is not int) or len(text) > _MAX_REMEMBERED:
@@ -396,6 +414,6 @@ def lookup_hint(status: int | None, message: str, code: str | None) -> str | Non
     The module docstring gives the order. Never raises.
     """
     try:
-        return _current().lookup(status, message, code)
+        return (_index or _current()).lookup(status, message, code)
     except Exception:  # noqa: BLE001 - a hint is a courtesy: it never breaks parse()
         return None

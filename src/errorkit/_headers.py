@@ -38,7 +38,8 @@ def normalize_headers(headers: object) -> Headers:
     """
     out: Headers = {}
     try:
-        for item in islice(_raw_items(headers), MAX_HEADER_FIELDS):
+        items = headers.items() if type(headers) is dict else _raw_items(headers)
+        for item in islice(items, MAX_HEADER_FIELDS):
             # Nearly every item is a (str, str) pair: handled inline, as `_add`
             # would, without its per-item calls (a third of parse()'s header cost).
             if type(item) is tuple and len(item) == 2:

@@ -261,6 +261,20 @@ def test_github_epoch_reset_when_exhausted() -> None:
     assert hints.rate_limit_exhausted
 
 
+@pytest.mark.parametrize("remaining", ["9" * 400, "5, " + "9" * 400, "1e400"])
+def test_huge_remaining_count_keeps_every_other_hint(remaining: str) -> None:
+    """A remaining count beyond a float means plenty left; the other hints survive."""
+    headers = {
+        "x-ratelimit-remaining": remaining,
+        "x-ratelimit-reset": str(int(NOW) + 90),
+        "retry-after": "7",
+        "x-request-id": "req_1",
+    }
+    hints = read_hints(headers, now=NOW)
+    assert (hints.retry_after, hints.request_id) == (7.0, "req_1")
+    assert not hints.rate_limit_exhausted
+
+
 def test_epoch_reset_uses_server_date() -> None:
     """An epoch reset is measured from the Date header when there is one."""
     headers = {
