@@ -102,6 +102,11 @@ def builder(cls: type[_T]) -> Callable[..., _T]:
     )
     set_dict = _dict_setter(cls)
 
+    def build_plain(**values: object) -> _T:
+        obj: _T = _new(cls)
+        set_dict(obj, values)
+        return obj
+
     def build(**values: object) -> _T:
         obj: _T = _new(cls)
         for name, factory in factories:
@@ -110,8 +115,9 @@ def builder(cls: type[_T]) -> Callable[..., _T]:
         set_dict(obj, values)
         return obj
 
-    build.__qualname__ = f"builder({cls.__qualname__})"
-    return build
+    made = build if factories else build_plain
+    made.__qualname__ = f"builder({cls.__qualname__})"
+    return made
 
 
 class Category(str, enum.Enum):

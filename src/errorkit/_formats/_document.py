@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from errorkit._formats._base import NOT_JSON, Document, document
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from errorkit._headers import Headers
 
@@ -32,7 +32,9 @@ _scan: Callable[[str, int], tuple[object, int]] = json.JSONDecoder().scan_once  
 _JSON_SPACE = " \t\n\r"
 
 
-def build_document(status: int, headers: Headers, body: object, max_body: int) -> Document:
+def build_document(
+    status: int, headers: Mapping[str, str], body: object, max_body: int
+) -> Document:
     """Decode at most `max_body` bytes of `body` (bytes, str or None) once. Never raises.
 
     The encoding is the byte-order mark's, else a valid Content-Type charset, else
@@ -41,31 +43,24 @@ def build_document(status: int, headers: Headers, body: object, max_body: int) -
     cut at the bound, too deep or otherwise invalid stays text.
     """
     try:
-        return _build(status, headers, body, max_body)
+        heads: Headers = headers if isinstance(headers, dict) else {}
+        raw = heads.get("content-type")
+        media_type, charset = ("", None) if raw is None else _content_type(raw)
+        code = status if type(status) is int else _int(status)
+        limit = max_body if type(max_body) is int else int(max_body)
+        if type(body) is bytes and body[:1] == b"{" and charset is None and len(body) <= limit:
+            # The usual error body: a whole JSON object in UTF-8, no mark, no charset.
+            try:
+                text = body.decode()
+            except UnicodeDecodeError:
+                text = body.decode(errors="replace")
+            value = _object(text)
+        else:
+            text = _decode(body, max(limit, 0), charset)
+            value = _json(text)
+        return document(status=code, headers=heads, media_type=media_type, text=text, json=value)
     except Exception:  # noqa: BLE001 - the contract: building a document never raises
         return Document(status=_int(status), headers={}, media_type="", text="")
-
-
-def _build(status: object, headers: object, body: object, max_body: object) -> Document:
-    heads: Headers = headers if isinstance(headers, dict) else {}
-    raw = heads.get("content-type")
-    media_type, charset = ("", None) if raw is None else _content_type(raw)
-    if type(status) is not int:
-        status = _int(status)
-    limit = max_body if type(max_body) is int else int(cast("float", max_body))
-    if type(body) is bytes and body[:1] == b"{" and charset is None and len(body) <= limit:
-        # The usual error body: a whole JSON object in UTF-8, no mark, no charset.
-        try:
-            text = body.decode()
-        except UnicodeDecodeError:
-            text = body.decode(errors="replace")
-        return document(
-            status=status, headers=heads, media_type=media_type, text=text, json=_object(text)
-        )
-    text = _decode(body, max(limit, 0), charset)
-    return document(
-        status=status, headers=heads, media_type=media_type, text=text, json=_json(text)
-    )
 
 
 def _int(status: object) -> int:

@@ -127,28 +127,24 @@ _snapshot = _Snapshot(BUILTINS)
 def recognize(doc: Document) -> Extracted:
     """The first registered recognizer's answer; text/html/empty fallbacks last."""
     try:
-        return _recognize(doc)
+        snapshot = _snapshot
+        obj = doc.json
+        if type(obj) is dict:
+            # The usual body, a JSON object whose keys were seen before: its candidates
+            # are one set intersection and one cache look-up away.
+            candidates = snapshot._cache.get(snapshot.keyset.intersection(obj))  # noqa: SLF001
+            found = _first(candidates or snapshot.candidates(obj), doc)
+        elif isinstance(obj, dict):
+            found = _first(snapshot.candidates(obj), doc)
+        elif isinstance(obj, list) and obj and isinstance(obj[0], dict):
+            # A batch or stream of error objects (GraphQL batches, Google streams):
+            # the first element speaks for the response.
+            found = _first(snapshot.candidates(obj[0]), replace(doc, json=obj[0]))
+        else:
+            found = _first(snapshot.plain(), doc)
+        return found if found is not None else fallback(doc)
     except Exception:  # noqa: BLE001 - the contract: recognize() always answers
         return Extracted(format="unparsed")
-
-
-def _recognize(doc: Document) -> Extracted:
-    snapshot = _snapshot
-    obj = doc.json
-    if type(obj) is dict:
-        # The usual body, a JSON object whose keys were seen before: its candidates
-        # are one set intersection and one cache look-up away.
-        candidates = snapshot._cache.get(snapshot.keyset.intersection(obj))  # noqa: SLF001
-        found = _first(candidates or snapshot.candidates(obj), doc)
-    elif isinstance(obj, dict):
-        found = _first(snapshot.candidates(obj), doc)
-    elif isinstance(obj, list) and obj and isinstance(obj[0], dict):
-        # A batch or stream of error objects (GraphQL batches, Google streams):
-        # the first element speaks for the response.
-        found = _first(snapshot.candidates(obj[0]), replace(doc, json=obj[0]))
-    else:
-        found = _first(snapshot.plain(), doc)
-    return found if found is not None else fallback(doc)
 
 
 def _first(candidates: tuple[Recognizer, ...], doc: Document) -> Extracted | None:

@@ -96,8 +96,8 @@ def anthropic(doc: Document) -> Extracted | None:
 def stripe(doc: Document) -> Extracted | None:
     """``{"error": {"type", "code", "message", "param", "decline_code", "doc_url"}}``."""
     obj = doc.json
-    err = _error(obj)
-    if err is None:
+    err = obj.get("error") if isinstance(obj, dict) else None
+    if not isinstance(err, dict):
         return None
     kind = text(err.get("type"))
     if kind not in _STRIPE_ONLY and _STRIPE_MARKERS.isdisjoint(err):
@@ -136,9 +136,11 @@ def _present(obj: dict[str, object], keys: tuple[str, ...]) -> dict[str, object]
 def openai(doc: Document) -> Extracted | None:
     """``{"error": {"message", "type", "param", "code"}}`` or ``{"object": "error", ...}``."""
     obj = doc.json
-    err = _error(obj)
-    if err is None or "param" not in err:
-        if not isinstance(obj, dict) or obj.get("object") != "error":
+    if not isinstance(obj, dict):
+        return None
+    err = obj.get("error")
+    if not isinstance(err, dict) or "param" not in err:
+        if obj.get("object") != "error":
             return None
         err = obj
     machine = code(err.get("code"))
