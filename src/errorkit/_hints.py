@@ -46,7 +46,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from errorkit._headers import Headers, normalize_headers
-from errorkit._info import fast_frozen_init
+from errorkit._info import builder, fast_frozen_init
 from errorkit._text import escape_control
 
 if TYPE_CHECKING:
@@ -155,6 +155,8 @@ class ServerHints:
 
 
 NO_HINTS = ServerHints()
+#: `ServerHints(...)` for `read_hints`: absent fields read their defaults (see `builder`).
+_hints = builder(ServerHints)
 
 
 @dataclass(slots=True)
@@ -219,11 +221,11 @@ def _read(raw: Mapping[str, str], now: float | None) -> ServerHints:
     if _HINT_HEADERS.isdisjoint(headers):
         return NO_HINTS
     if _WAIT_HEADERS.isdisjoint(headers):
-        return ServerHints(should_retry=_should_retry(headers), request_id=_request_id(headers))
+        return _hints(should_retry=_should_retry(headers), request_id=_request_id(headers))
     ref = _Clock(headers.get("date", ""), now)
     limits = _rate_limits(headers, ref)
     wait = _direct_wait(headers, ref) or limits.wait
-    return ServerHints(
+    return _hints(
         retry_after=None if wait is None else wait[0],
         retry_after_source=None if wait is None else f"header:{wait[1]}",
         should_retry=_should_retry(headers),
