@@ -2,8 +2,11 @@
 
 `attempts()` plans one logical request; `drive()` and `adrive()` run it. The
 first attempt is sent straight away: a success (the common case) returns without
-building the retry machinery at all. After a failure, the loop generator takes
-over. It never touches a socket, a clock or a sleep itself; it yields commands:
+building the retry machinery at all. The adapters go one step further: they make
+the first attempt themselves, count a success in the budget and return it, and
+plan the loop (``attempts(..., started=...)``) only after a failure, which they
+hand to the driver as `first`. After a failure, the loop generator takes over.
+It never touches a socket, a clock or a sleep itself; it yields commands:
 
     Send(attempt, timeout)  -> the driver sends one attempt and answers with a
                                `Sent` (a response, classified) or a `Failed`
@@ -94,25 +97,31 @@ class Loop(Generic[R]):
     """The plan of one logical request: what the loop must know to decide on retries.
 
     `url` is turned into text (and redacted) only when a retry is logged, so a
-    stack's URL object costs nothing on the success path.
+    stack's URL object costs nothing on the success path. `started` is the
+    `CLOCK.monotonic()` reading taken right before the first attempt; an adapter
+    that sends the first attempt itself and plans the loop only after a failure
+    passes the reading it took, so that elapsed time and the deadline count from
+    the first attempt.
     """
 
     __slots__ = ("has_idempotency_key", "method", "policy", "replayable", "started", "url")
 
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 - private: built by attempts() from keywords
         self,
         policy: RetryPolicy,
         method: str,
         url: object,
         replayable: bool,
         has_idempotency_key: bool,
+        started: float | None = None,
     ) -> None:
         self.policy = policy
         self.method = method
         self.url = url
         self.replayable = replayable
         self.has_idempotency_key = has_idempotency_key
-        self.started = CLOCK.monotonic()  # planned right before the first attempt
+        # Planned right before the first attempt, unless the adapter says when it began.
+        self.started = CLOCK.monotonic() if started is None else started
 
     def first(self) -> Send:
         """The first attempt; its timeout is the whole deadline."""
@@ -159,16 +168,21 @@ class Loop(Generic[R]):
             result = answer
 
 
-def attempts(
+def attempts(  # noqa: PLR0913 - each input is one named fact of the request
     policy: RetryPolicy,
     *,
     method: str,
     url: object,
     replayable: bool = True,
     has_idempotency_key: bool = False,
+    started: float | None = None,
 ) -> Loop[R]:
-    """Plan one logical request; `drive()` or `adrive()` runs it."""
-    return Loop(policy, method, url, replayable, has_idempotency_key)
+    """Plan one logical request; `drive()` or `adrive()` runs it.
+
+    `started`: the `CLOCK.monotonic()` reading taken before a first attempt the
+    adapter already made (default: now, for a loop planned before it).
+    """
+    return Loop(policy, method, url, replayable, has_idempotency_key, started)
 
 
 def _announce(  # noqa: PLR0913, PLR0917 - private: the loop passes what it holds

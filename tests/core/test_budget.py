@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from errorkit._budget import BudgetStats, RetryBudget
+from errorkit._budget import _FOLD_AT, BudgetStats, RetryBudget
 from errorkit._clock import CLOCK
 
 
@@ -153,6 +153,38 @@ def test_requests_expire_bucket_by_bucket() -> None:
         budget.record_request()
     clock.advance(5.5)  # t = 10.5: the t = 0 bucket has expired, the t = 5 one has not
     assert budget.available() == 5
+
+
+def test_requests_noted_in_bulk_still_expire_with_their_own_bucket() -> None:
+    """Past the fold threshold the notes are counted on the way; each in its own bucket."""
+    clock = FakeClock(0.0)
+    budget = RetryBudget(ratio=0.1, min_per_second=0.0, clock=clock)
+    for _ in range(2000):
+        budget.record_request()
+    assert len(budget._pending) < _FOLD_AT  # the notes stay bounded
+    clock.advance(5.0)
+    for _ in range(1000):
+        budget.record_request()
+    clock.advance(5.5)  # t = 10.5: the 2000 of t = 0 have expired, the 1000 of t = 5 not
+    assert budget.available() == 100
+    assert budget.requests == 3000
+
+
+def test_recording_a_request_takes_no_lock() -> None:
+    """record_request() runs on every success: it never waits for the budget's lock."""
+    budget = RetryBudget(ratio=1.0, min_per_second=0.0, clock=FakeClock())
+
+    def record() -> None:
+        for _ in range(10):
+            budget.record_request()
+
+    recorder = threading.Thread(target=record)
+    with budget._lock:  # held, as by a thread in the middle of try_spend()
+        recorder.start()
+        recorder.join(timeout=5)
+        assert not recorder.is_alive()
+    assert budget.stats() == BudgetStats(10, 0, 0)
+    assert budget.available() == 10
 
 
 def test_a_long_idle_period_clears_every_bucket() -> None:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from errorkit import Category, ErrorInfo, Reason, RetryBudget, RetryEvent, RetryPolicy
-from errorkit._loop import Failed, Final, Send, Sent, adrive, attempts, drive
+from errorkit._clock import CLOCK
+from errorkit._loop import Failed, Final, Loop, Send, Sent, adrive, attempts, drive
 from errorkit._policy import TransportFailure
 from errorkit.testing import InstantWaits, instant_waits
 
@@ -164,3 +165,36 @@ def test_the_async_driver_is_the_twin_of_the_sync_one(waits: InstantWaits) -> No
     assert asyn.discarded == sync.discarded
     assert [c.attempt for c in asyn.sends] == [1, 2, 3]
     assert waits.delays == [0.1, 0.2] * 2
+
+
+def test_the_async_driver_returns_a_first_success_at_once(waits: InstantWaits) -> None:
+    """adrive() sends the first attempt itself; a success ends it with no decision."""
+    script = Script(ok())
+    final = asyncio.run(
+        adrive(attempts(NO_JITTER, method="GET", url="u"), script.asend, script.adiscard)
+    )
+    assert (final.result, final.attempts, final.decision) == (ok(), 1, None)
+    assert [c.attempt for c in script.sends] == [1]
+    assert waits.delays == []
+
+
+def test_a_loop_planned_after_the_first_attempt_counts_from_its_start(
+    waits: InstantWaits,
+) -> None:
+    """attempts(started=t): an adapter's own first attempt began at t; the deadline runs from t."""
+    started = CLOCK.monotonic()
+    waits.sleep(4.0)  # the first attempt took 4 s (virtual) before the loop was planned
+    waits.clear()
+    policy = NO_JITTER.with_changes(deadline=10.0)
+    loop: Loop[str] = attempts(policy, method="GET", url="u", started=started)
+    assert loop.started == started
+    first = error("a")
+    assert not loop.succeeded(first)
+    script = Script(ok())
+    final = drive(loop, script.send, script.discard, first)
+    assert (final.result, final.attempts) == (ok(), 2)
+    [resend] = script.sends
+    assert resend.attempt == 2
+    assert resend.timeout is not None
+    assert waits.delays == [0.1]
+    assert 5.85 <= resend.timeout <= 5.9  # 10 s - 4 s - the 0.1 s wait
