@@ -72,12 +72,13 @@ import aiohttp
 from aiohttp.payload import AsyncIterablePayload, BytesPayload, IOBasePayload, Payload
 
 from errorkit._adapter import idempotency_header
+from errorkit._clock import CLOCK
 from errorkit._compat import build
 from errorkit._exceptions import APIConnectionError, APIError, APITimeoutError, class_for
 from errorkit._formats import MAX_BODY
 from errorkit._loop import Failed, Final, Loop, Send, Sent, adrive, attempts
 from errorkit._parse import parse
-from errorkit._policy import RetryPolicy, TransportFailure
+from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
 from errorkit._response import INFO_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -131,54 +132,78 @@ class RetryMiddleware:
         return f"RetryMiddleware(policy={self.policy!r}, raise_for_status={self.raise_for_status})"
 
     async def __call__(self, req: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        """Send `req` through `handler`, retrying by the policy; see the module docstring."""
-        _repeat_final_error(req)
+        """Send `req` through `handler`, retrying by the policy; see the module docstring.
+
+        The first attempt is awaited here, in this one frame (every suspension of
+        the request crosses each frame above it): a success is counted in the
+        budget and returned at once; the retry loop is planned only after a failure.
+        """
+        if _FINAL_ERROR.get() is not None:
+            _repeat_final_error(req)
         policy = self.policy
-        method = req.method.upper()
-        has_key, new_key = idempotency_header(policy, method, req.headers)
-        if new_key is not None:
-            req.headers[policy.idempotency_header] = new_key
-
-        async def send_once(command: Send) -> Sent[ClientResponse] | Failed:
-            if _spent(req.body):
-                raise aiohttp.ClientPayloadError(
-                    "the request body was already consumed (a one-shot body after a "
-                    "redirect?): not sent again; use bytes or a seekable file"
-                )
-            try:
-                if command.timeout is None:  # no deadline: one frame less on every await
-                    response = await handler(req)
-                else:
-                    response = await _within(handler(req), max(command.timeout, 0.001))
-            except _DeadlineReached as reached:
-                return Failed(reached.error, _DEADLINE_FAILURE)
-            except (aiohttp.ClientConnectionError, OSError) as exc:
-                failure = _failure(exc)
-                if failure is None:
-                    raise  # the total timeout fired: never retried
-                return Failed(exc, failure)
-            if response.status < 400:
-                return Sent(response, None)  # the success path reads and parses nothing
-            return Sent(response, await self._inspect(response))
-
+        has_key = False if req.method in IDEMPOTENT_METHODS else _add_key(req, policy)
+        body: object = req.body  # b"" (no body, the common case): decided without a call
+        replayable = True if type(body) is bytes else _sendable_replayable(body)
+        started = CLOCK.monotonic()
+        deadline = policy.deadline
+        first: Sent[ClientResponse] | Failed
+        try:
+            if deadline is None:
+                response = await handler(req)
+            else:
+                response = await _within(handler(req), max(deadline, 0.001))
+        except _DeadlineReached as reached:
+            first = Failed(reached.error, _DEADLINE_FAILURE)
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            failure = _failure(exc)
+            if failure is None:
+                raise  # the total timeout fired: never retried
+            first = Failed(exc, failure)
+        else:
+            if response.status < 400:  # the success path reads and parses nothing
+                budget = policy.budget
+                if budget is not None:
+                    budget.record_request()
+                return response
+            first = Sent(response, await self._inspect(response))
         loop: Loop[ClientResponse] = attempts(
             policy,
-            method=method,
+            method=req.method.upper(),
             url=req.url,
-            replayable=_replayable(req.body),
+            replayable=replayable,
             has_idempotency_key=has_key,
+            started=started,
         )
-        # The first attempt is awaited here, not inside adrive(): every suspension of
-        # the request then crosses one frame less, and a success returns at once.
-        first = await send_once(loop.first())
-        if loop.succeeded(first):
-            return first.response
-        final: Final[ClientResponse] = await adrive(loop, send_once, self._discard, first)
+        loop.succeeded(first)  # counts the request in the budget: it is not a success
+
+        async def send_again(command: Send) -> Sent[ClientResponse] | Failed:
+            return await self._attempt(req, handler, command.timeout)
+
+        final: Final[ClientResponse] = await adrive(loop, send_again, self._discard, first)
         return await self._finish(final, req)
+
+    async def _attempt(
+        self, req: ClientRequest, handler: ClientHandlerType, timeout: float | None
+    ) -> Sent[ClientResponse] | Failed:
+        """A re-send: attempt 2 and later, cut at `timeout` (the time left) if not None."""
+        _refuse_spent(req.body)
+        try:
+            if timeout is None:
+                response = await handler(req)
+            else:
+                response = await _within(handler(req), max(timeout, 0.001))
+        except _DeadlineReached as reached:
+            return Failed(reached.error, _DEADLINE_FAILURE)
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            failure = _failure(exc)
+            if failure is None:
+                raise  # the total timeout fired: never retried
+            return Failed(exc, failure)
+        return Sent(response, await self._inspect(response))
 
     async def _inspect(self, response: ClientResponse) -> ErrorInfo | None:
         if response.status < 400:
-            return None  # the success path reads nothing
+            return None  # a success reads nothing
         body = await _read_small(response, self.max_body)
         info = parse(response.status, response.headers, body, max_body=self.max_body)
         if body is not None:  # else error_of() parses the body once the caller read it
@@ -404,17 +429,24 @@ def _repeat_final_error(req: ClientRequest) -> None:
         raise error
 
 
-# -- request bodies --------------------------------------------------------------------
+# -- request bodies and headers --------------------------------------------------------
+
+
+def _add_key(req: ClientRequest, policy: RetryPolicy) -> bool:
+    """Whether the request carries an idempotency key, adding the policy's own if asked."""
+    has_key, new_key = idempotency_header(policy, req.method.upper(), req.headers)
+    if new_key is not None:
+        req.headers[policy.idempotency_header] = new_key
+    return has_key
 
 
 def _replayable(body: object) -> bool:
     """Whether aiohttp can send `body` (a `Payload`, or b"" for none) again, whole.
 
-    No body and bytes are decided by exact type first: the `Payload` checks below go
-    through slow ABC machinery, and this runs on every request.
+    The middleware decides no body (b"") by exact type before calling this, and
+    bytes are decided by exact type first here: the `Payload` checks below go
+    through slow ABC machinery.
     """
-    if type(body) is bytes:
-        return True
     if type(body) is BytesPayload:
         return not body.consumed
     if isinstance(body, AsyncIterablePayload):
@@ -431,6 +463,21 @@ def _replayable(body: object) -> bool:
 
 def _consumed(body: object) -> bool:
     return isinstance(body, Payload) and body.consumed
+
+
+def _sendable_replayable(body: object) -> bool:
+    """`_replayable(body)`, once `_refuse_spent` let the body be sent at all."""
+    _refuse_spent(body)
+    return _replayable(body)
+
+
+def _refuse_spent(body: object) -> None:
+    """Refuse to send `body` if it would go out empty (see `_spent`)."""
+    if _spent(body):
+        raise aiohttp.ClientPayloadError(
+            "the request body was already consumed (a one-shot body after a "
+            "redirect?): not sent again; use bytes or a seekable file"
+        )
 
 
 def _spent(body: object) -> bool:

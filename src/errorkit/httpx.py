@@ -62,20 +62,20 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
-import time
 import urllib.request
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from errorkit._adapter import idempotency_header
+from errorkit._clock import CLOCK
 from errorkit._compat import build
 from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
 from errorkit._formats import MAX_BODY
 from errorkit._httpx_body import Replay, apeek, decoded, peek
 from errorkit._loop import Failed, Send, Sent, adrive, attempts, drive
 from errorkit._parse import parse
-from errorkit._policy import RetryPolicy, TransportFailure
+from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -124,12 +124,39 @@ class RetryTransport(httpx.BaseTransport):
         return f"RetryTransport(policy={self.policy!r}, raise_for_status={self.raise_for_status})"
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request`, retrying by the policy; see `httpx.BaseTransport`."""
-        call = _Call(request, self.policy)
+        """Send `request`, retrying by the policy; see `httpx.BaseTransport`.
+
+        The first attempt is made here: a success is counted in the budget and
+        returned at once; the retry state is built only after a failure.
+        """
+        extensions = request.extensions
+        policy = self.policy if EXTENSION not in extensions else _policy_for(request, self.policy)
+        has_key = False if request.method in IDEMPOTENT_METHODS else _add_key(request, policy)
+        stream = request.stream
+        replay = None if type(stream) is httpx.ByteStream else _replay(stream)
+        started = CLOCK.monotonic()
+        deadline = policy.deadline
+        if deadline is not None:
+            request.extensions = _with_timeouts(extensions, deadline)
+        first: Sent[httpx.Response] | Failed
         try:
-            final = drive(call.loop, lambda command: self._send(call, command), _close)
+            try:
+                response = self.transport.handle_request(request)
+                if response.status_code < 400:
+                    budget = policy.budget
+                    if budget is not None:
+                        budget.record_request()
+                    return response
+                raw = peek(response, self.max_body)
+            except httpx.TransportError as exc:
+                first = Failed(exc, failure_of(exc))
+            else:
+                first = Sent(response, _inspect(response, raw, self.max_body))
+            call = _Call(request, extensions, replay, policy, has_key, started)
+            call.loop.succeeded(first)  # counts the request in the budget: it is not a success
+            final = drive(call.loop, lambda command: self._send(call, command), _close, first)
         finally:
-            call.restore()
+            request.extensions = extensions
         result = final.result
         if isinstance(result, Failed):
             raise call.transport_error(result, final.attempts) from result.error
@@ -142,6 +169,7 @@ class RetryTransport(httpx.BaseTransport):
         return result.response
 
     def _send(self, call: _Call, command: Send) -> Sent[httpx.Response] | Failed:
+        """A re-send: attempt 2 and later."""
         call.before(command)
         try:
             response = self.transport.handle_request(call.request)
@@ -185,11 +213,36 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying by the policy; see `httpx.AsyncBaseTransport`."""
-        call = _Call(request, self.policy)
+        extensions = request.extensions
+        policy = self.policy if EXTENSION not in extensions else _policy_for(request, self.policy)
+        has_key = False if request.method in IDEMPOTENT_METHODS else _add_key(request, policy)
+        stream = request.stream
+        replay = None if type(stream) is httpx.ByteStream else _replay(stream)
+        started = CLOCK.monotonic()
+        deadline = policy.deadline
+        if deadline is not None:
+            request.extensions = _with_timeouts(extensions, deadline)
+        first: Sent[httpx.Response] | Failed
         try:
-            final = await adrive(call.loop, lambda command: self._send(call, command), _aclose)
+            try:
+                response = await self.transport.handle_async_request(request)
+                if response.status_code < 400:
+                    budget = policy.budget
+                    if budget is not None:
+                        budget.record_request()
+                    return response
+                raw = await apeek(response, self.max_body)
+            except httpx.TransportError as exc:
+                first = Failed(exc, failure_of(exc))
+            else:
+                first = Sent(response, _inspect(response, raw, self.max_body))
+            call = _Call(request, extensions, replay, policy, has_key, started)
+            call.loop.succeeded(first)  # counts the request in the budget: it is not a success
+            final = await adrive(
+                call.loop, lambda command: self._send(call, command), _aclose, first
+            )
         finally:
-            call.restore()
+            request.extensions = extensions
         result = final.result
         if isinstance(result, Failed):
             raise call.transport_error(result, final.attempts) from result.error
@@ -202,6 +255,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         return result.response
 
     async def _send(self, call: _Call, command: Send) -> Sent[httpx.Response] | Failed:
+        """A re-send: attempt 2 and later."""
         call.before(command)
         try:
             response = await self.transport.handle_async_request(call.request)
@@ -232,43 +286,67 @@ def _inner(default: Callable[..., T], transport: T | None, kwargs: dict[str, Any
     return transport
 
 
+def _add_key(request: httpx.Request, policy: RetryPolicy) -> bool:
+    """Whether the request carries an idempotency key, adding the policy's own if asked."""
+    has_key, new_key = idempotency_header(policy, request.method.upper(), request.headers)
+    if new_key is not None:
+        request.headers[policy.idempotency_header] = new_key
+    return has_key
+
+
+def _replay(stream: object) -> Replay:
+    """The replay state of a body other than bytes, taken before the first send."""
+    replay = Replay(stream)
+    if replay.spent:
+        raise httpx.StreamConsumed  # httpx's own error, before a partial request leaves
+    return replay
+
+
+def _with_timeouts(extensions: dict[str, Any], remaining: float) -> dict[str, Any]:
+    """A copy of `extensions` whose timeouts are clipped to `remaining` seconds.
+
+    A new dict: a redirect reuses the request's own extensions.
+    """
+    return {**extensions, "timeout": _clip(extensions.get("timeout"), remaining)}
+
+
 class _Call:
-    """One logical request (one hop): the state its attempts share, sync or async."""
+    """A logical request (one hop) whose first attempt failed: the state its retries share.
 
-    __slots__ = ("extensions", "loop", "replay", "request", "started")
+    Built only after a failure: a success never pays for it. `replay` is None for
+    an `httpx.ByteStream` body (bytes, text, JSON, forms, no body), which is sent
+    again as it is.
+    """
 
-    def __init__(self, request: httpx.Request, default: RetryPolicy) -> None:
+    __slots__ = ("extensions", "loop", "replay", "request")
+
+    def __init__(  # noqa: PLR0913, PLR0917 - private: the transport passes what it holds
+        self,
+        request: httpx.Request,
+        extensions: dict[str, Any],
+        replay: Replay | None,
+        policy: RetryPolicy,
+        has_key: bool,
+        started: float,
+    ) -> None:
         self.request = request
-        self.extensions = request.extensions
-        self.started = time.perf_counter()
-        policy = _policy_for(request, default)
-        method = request.method.upper()
-        has_key, new_key = idempotency_header(policy, method, request.headers)
-        if new_key is not None:
-            request.headers[policy.idempotency_header] = new_key
-        self.replay = Replay(request.stream)
-        if self.replay.spent:
-            raise httpx.StreamConsumed  # httpx's own error, before a partial request leaves
+        self.extensions = extensions
+        self.replay = replay
         self.loop: Loop[httpx.Response] = attempts(
             policy,
-            method=method,
+            method=request.method.upper(),
             url=request.url,
-            replayable=self.replay.replayable,
+            replayable=replay is None or replay.replayable,
             has_idempotency_key=has_key,
+            started=started,
         )
 
     def before(self, command: Send) -> None:
-        """Rewind the body for a re-send, and fit the timeouts to the time left."""
-        if command.attempt > 1:
+        """Before a re-send: rewind the body, and fit the timeouts to the time left."""
+        if self.replay is not None:
             self.replay.rewind()
         if command.timeout is not None:
-            # A new dict: a redirect reuses this request's extensions.
-            timeouts = _clip(self.extensions.get("timeout"), command.timeout)
-            self.request.extensions = {**self.extensions, "timeout": timeouts}
-
-    def restore(self) -> None:
-        """Give the request back its own extensions (the next hop copies them)."""
-        self.request.extensions = self.extensions
+            self.request.extensions = _with_timeouts(self.extensions, command.timeout)
 
     def transport_error(self, result: Failed, attempts: int) -> BaseException:
         """The errorkit exception for a final transport failure, also of the httpx class."""
@@ -290,7 +368,7 @@ class _Call:
         """The errorkit status error, also an `httpx.HTTPStatusError` on `response`."""
         # The client never sees a response raised from its transport: complete it here.
         response.request = self.request
-        response.elapsed = dt.timedelta(seconds=time.perf_counter() - self.started)
+        response.elapsed = dt.timedelta(seconds=CLOCK.monotonic() - self.loop.started)
         return build(
             class_for(info.category, info.status),
             httpx.HTTPStatusError,

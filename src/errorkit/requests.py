@@ -27,12 +27,13 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry as _Urllib3Retry
 
 from errorkit._adapter import idempotency_header
+from errorkit._clock import CLOCK
 from errorkit._compat import build
 from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
 from errorkit._formats import MAX_BODY
 from errorkit._loop import Failed, Final, Loop, Send, Sent, attempts, drive
 from errorkit._parse import parse
-from errorkit._policy import RetryPolicy, TransportFailure
+from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -94,16 +95,47 @@ class RetryAdapter(HTTPAdapter):
         cert: Any = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """Send `request`, retrying by the policy; see `HTTPAdapter.send`."""
+        """Send `request`, retrying by the policy; see `HTTPAdapter.send`.
+
+        The first attempt is made here: a success is counted in the budget and
+        returned at once; the retry loop is planned only after a failure.
+        """
         policy = self.policy
-        method = (request.method or "GET").upper()
-        has_key, new_key = idempotency_header(policy, method, request.headers)
-        if new_key is not None:
-            request.headers[policy.idempotency_header] = new_key
-        start = _body_start(request.body)
+        method = request.method or "GET"
+        has_key = False
+        if method not in IDEMPOTENT_METHODS:  # else no key is needed: decided without a call
+            method = method.upper()
+            has_key, new_key = idempotency_header(policy, method, request.headers)
+            if new_key is not None:
+                request.headers[policy.idempotency_header] = new_key
+        body = request.body
+        start = None if body is None or type(body) is bytes else _body_start(body)
+        started = CLOCK.monotonic()
+        deadline = policy.deadline
+        first: Sent[requests.Response] | Failed
+        try:
+            response = HTTPAdapter.send(
+                self,
+                request,
+                stream,
+                timeout if deadline is None else _clip(timeout, deadline),
+                verify,
+                cert,
+                proxies,
+            )
+            if response.status_code < 400:
+                if not stream:
+                    _ = response.content  # body-phase errors surface here, inside the loop
+                budget = policy.budget
+                if budget is not None:
+                    budget.record_request()
+                return response
+            first = Sent(response, self._inspect(response, stream))
+        except _TRANSPORT_ERRORS as exc:
+            first = Failed(exc, _failure(exc))
 
         def send_once(command: Send) -> Sent[requests.Response] | Failed:
-            if command.attempt > 1 and isinstance(start, int):
+            if isinstance(start, int):
                 request.body.seek(start)  # type: ignore[union-attr]
             try:
                 response = HTTPAdapter.send(
@@ -121,12 +153,14 @@ class RetryAdapter(HTTPAdapter):
 
         loop: Loop[requests.Response] = attempts(
             policy,
-            method=method,
+            method=method.upper(),
             url=request.url or "",
             replayable=start is not _NOT_REPLAYABLE,
             has_idempotency_key=has_key,
+            started=started,
         )
-        return self._finish(drive(loop, send_once, _discard))
+        loop.succeeded(first)  # counts the request in the budget: it is not a success
+        return self._finish(drive(loop, send_once, _discard, first))
 
     def _inspect(self, response: requests.Response, stream: bool) -> ErrorInfo | None:
         if response.status_code < 400:

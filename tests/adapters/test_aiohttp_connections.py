@@ -236,6 +236,19 @@ async def test_total_timeout_during_an_attempt_is_not_retried(fault_server: Faul
     assert fault_server.hits("/t") == 1
 
 
+async def test_total_timeout_during_a_retry_is_not_retried(fault_server: FaultServer) -> None:
+    """The total fires while a re-sent attempt stalls: TimeoutError at once, no third attempt."""
+    fault_server.script("/t", [respond(503), stall(3)])
+    timeout = aiohttp.ClientTimeout(total=0.5)
+    async with retry_session(FAST, timeout=timeout) as session:
+        start = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError) as caught:  # builtin TimeoutError on 3.11+
+            await session.get(fault_server.url("/t"))
+        assert time.monotonic() - start < 0.7
+    assert not isinstance(caught.value, (errorkit.APIError, aiohttp.ServerTimeoutError))
+    assert fault_server.hits("/t") == 2
+
+
 async def test_cancel_during_the_backoff_is_immediate_and_leaves_no_connection(
     fault_server: FaultServer,
 ) -> None:
@@ -270,3 +283,18 @@ async def test_deadline_cuts_a_stalled_attempt(fault_server: FaultServer) -> Non
     assert 0.45 <= elapsed < 0.7
     assert isinstance(caught.value, asyncio.TimeoutError)
     assert fault_server.hits("/s") == 1
+
+
+async def test_deadline_cuts_a_stalled_retry(fault_server: FaultServer) -> None:
+    """A 503, then a re-sent attempt that stalls: cut at the time left, APITimeoutError."""
+    fault_server.script("/s", [respond(503), stall(5)])
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with retry_session(FAST.with_changes(deadline=0.5), timeout=timeout) as session:
+        start = time.monotonic()
+        with pytest.raises(errorkit.APITimeoutError) as caught:
+            await session.get(fault_server.url("/s"))
+        elapsed = time.monotonic() - start
+        assert acquired(session) == 0
+    assert 0.45 <= elapsed < 0.7
+    assert caught.value.attempts == 2
+    assert fault_server.hits("/s") == 2

@@ -648,6 +648,17 @@ def test_a_per_request_value_that_is_not_a_policy_is_refused(
     assert fault_server.hits("/o") == 0
 
 
+def test_a_per_request_none_uses_the_transports_policy(
+    fault_server: FaultServer, twin: MakeTwin
+) -> None:
+    """extensions={"errorkit": None} is no override: the transport's policy retries."""
+    fault_server.script("/o", [respond(503), respond(200)])
+    client = twin(FAST.with_changes(max_attempts=2))
+    r = client.request("GET", fault_server.url("/o"), extensions={"errorkit": None})
+    assert r.status_code == 200
+    assert fault_server.hits("/o") == 2
+
+
 def test_the_deadline_shrinks_each_attempts_timeout(
     fault_server: FaultServer, twin: MakeTwin
 ) -> None:

@@ -176,6 +176,27 @@ def test_attempt_timeouts_shrink_to_the_deadline_and_are_restored() -> None:
     assert original["timeout"]["connect"] == 5.0
 
 
+def test_a_raised_responses_elapsed_spans_every_attempt_and_wait() -> None:
+    """raise_for_status after a 2 s Retry-After: .elapsed counts from the first attempt."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(503, headers={"Retry-After": "2"}, content=b"busy")
+
+    transport = RetryTransport(
+        FAST.with_changes(max_attempts=2, jitter=0.0),
+        transport=httpx.MockTransport(handler),
+        raise_for_status=True,
+    )
+    with instant_waits() as waits, pytest.raises(httpx.HTTPStatusError) as caught:
+        transport.handle_request(httpx.Request("GET", "http://h/"))
+    assert len(calls) == 2
+    assert waits.delays == [pytest.approx(2.0, abs=0.2)]
+    assert caught.value.response.elapsed.total_seconds() >= waits.delays[0]
+    assert caught.value.response.content == b"busy"
+
+
 def test_close_and_context_managers_reach_the_inner_transport() -> None:
     """close(), aclose() and both kinds of with blocks close the wrapped transport."""
     closed: list[str] = []

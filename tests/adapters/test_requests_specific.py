@@ -82,6 +82,18 @@ def test_a_body_cut_short_surfaces_at_read_when_streaming(
     assert fault_server.hits("/cut") == 1
 
 
+def test_a_streamed_success_after_a_retry_is_left_unread(
+    fault_server: FaultServer, session: requests.Session
+) -> None:
+    """stream=True, a 503 then a 200: the retried success's body is still the caller's to read."""
+    fault_server.script("/s", [respond(503, body=b"busy"), respond(200, body=b"y" * 1000)])
+    r = session.get(fault_server.url("/s"), timeout=2, stream=True)
+    assert r.status_code == 200
+    assert not r._content_consumed  # type: ignore[attr-defined]
+    assert r.raw.read(1000) == b"y" * 1000
+    assert fault_server.hits("/s") == 2
+
+
 def test_a_stall_mid_body_is_a_timeout_error_catchable_both_ways(
     fault_server: FaultServer,
 ) -> None:

@@ -387,6 +387,24 @@ def test_a_shared_budget_caps_retries_during_an_outage(
     assert budget.stats().retries_refused >= 1
 
 
+def test_the_budget_counts_every_logical_request_once(
+    fault_server: FaultServer, make_client: MakeClient
+) -> None:
+    """A first-attempt success, a recovered 503 and a final 404 are three requests, one retry.
+
+    A success is counted on the adapter's short path, the others once the loop is planned.
+    """
+    budget = RetryBudget()
+    client = make_client(policy=_policy(budget=budget))
+    fault_server.script("/ok", [respond(200, body=b"ok")])
+    fault_server.script("/again", [respond(503), respond(200)])
+    fault_server.script("/nf", [respond(404)])
+    statuses = [client.request("GET", fault_server.url(p)).status for p in ("/ok", "/again", "/nf")]
+    assert statuses == [200, 200, 404]
+    assert budget.stats() == (3, 1, 0)
+    assert fault_server.hits("/again") == 2
+
+
 def test_on_retry_events_and_logs_never_show_credentials(
     fault_server: FaultServer, make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
