@@ -72,7 +72,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         (
             "**Success-path overhead** (median µs per request over keep-alive; the ratio is "
-            "the median over 15 interleaved rounds of each round's time over the bare "
+            "the median over 60 interleaved rounds of each round's time over the bare "
             "client's time in that same round):"
         ),
         "",
