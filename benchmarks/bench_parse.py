@@ -61,6 +61,25 @@ PLAIN_HEADERS = {
     "Cache-Control": "no-cache, no-store",
 }
 
+#: Bodies measured twice: with a Content-Type only, and with a real API's headers.
+OPENAI_429 = {
+    "error": {
+        "message": "Rate limit reached for gpt-4 on requests per min (RPM): Limit 3.",
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }
+}
+STRIPE_404 = {
+    "error": {
+        "code": "resource_missing",
+        "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
+        "message": "No such customer: 'cus_123'",
+        "param": "id",
+        "type": "invalid_request_error",
+    }
+}
+
 SAMPLES: dict[str, tuple[int, dict[str, str], object]] = {
     "agents": (
         429,
@@ -139,15 +158,7 @@ SAMPLES: dict[str, tuple[int, dict[str, str], object]] = {
     "stripe": (
         404,
         JSON,
-        {
-            "error": {
-                "code": "resource_missing",
-                "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
-                "message": "No such customer: 'cus_123'",
-                "param": "id",
-                "type": "invalid_request_error",
-            }
-        },
+        STRIPE_404,
     ),
     "github": (
         422,
@@ -162,14 +173,7 @@ SAMPLES: dict[str, tuple[int, dict[str, str], object]] = {
     "openai": (
         429,
         JSON,
-        {
-            "error": {
-                "message": "Rate limit reached for gpt-4 on requests per min (RPM): Limit 3.",
-                "type": "requests",
-                "param": None,
-                "code": "rate_limit_exceeded",
-            }
-        },
+        OPENAI_429,
     ),
     "anthropic": (
         529,
@@ -267,27 +271,12 @@ SAMPLES: dict[str, tuple[int, dict[str, str], object]] = {
     "openai +headers": (
         429,
         REAL_HEADERS,
-        {
-            "error": {
-                "message": "Rate limit reached for gpt-4 on requests per min (RPM): Limit 3.",
-                "type": "requests",
-                "param": None,
-                "code": "rate_limit_exceeded",
-            }
-        },
+        OPENAI_429,
     ),
     "stripe +headers": (
         404,
         PLAIN_HEADERS,
-        {
-            "error": {
-                "code": "resource_missing",
-                "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
-                "message": "No such customer: 'cus_123'",
-                "param": "id",
-                "type": "invalid_request_error",
-            }
-        },
+        STRIPE_404,
     ),
     # Larger bodies: the seam's cost is nearly constant, json.loads's grows with size.
     "google 1.2 KiB": (

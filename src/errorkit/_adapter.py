@@ -8,22 +8,24 @@ from errorkit._loop import new_idempotency_key
 from errorkit._policy import RetryPolicy, is_idempotent
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import MutableMapping
 
 
-def idempotency_header(
-    policy: RetryPolicy, method: str, headers: Mapping[str, str]
-) -> tuple[bool, str | None]:
-    """(request carries a key, key to add) for one logical request.
+def add_idempotency_key(
+    policy: RetryPolicy, method: str, headers: MutableMapping[str, str]
+) -> bool:
+    """Whether one logical request carries an idempotency key, adding the policy's own.
 
-    A key the caller set is never overwritten; errorkit adds one only when the
-    policy asks for it and the method is not idempotent by itself.
+    A key the caller set is never overwritten; errorkit adds one (to `headers`, once,
+    before the first attempt) only when the policy asks for it and the method is
+    not idempotent by itself. Every adapter calls this for non-idempotent methods.
     """
     if is_idempotent(method):
-        return False, None  # the method is safe to repeat: no key needed
+        return False  # the method is safe to repeat: no key needed
     name = policy.idempotency_header
     if any(k.lower() == name.lower() for k in headers):
-        return True, None
+        return True
     if policy.idempotency_key:
-        return True, new_idempotency_key()
-    return False, None
+        headers[name] = new_idempotency_key()
+        return True
+    return False

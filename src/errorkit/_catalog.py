@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from errorkit._memo import remember
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -237,9 +239,7 @@ class _Selectors:
         found = self._by_status.get(status)
         if found is None:
             found = tuple(entry for entry in self.templates if _allows(entry, status))
-            if len(self._by_status) >= _CACHE_SIZE:
-                self._by_status.clear()
-            self._by_status[status] = found
+            remember(self._by_status, status, found, _CACHE_SIZE)
         return found
 
     def lookup(self, status: int | None, key: str, text: str, code: str) -> str | None:
@@ -258,14 +258,13 @@ class _Selectors:
 class _Index:
     """Every registered entry: selectors per catalog, status fallbacks pooled."""
 
-    __slots__ = ("_hints", "_raw", "catalogs", "statuses")
+    __slots__ = ("_hints", "catalogs", "statuses")
 
     def __init__(self, catalogs: tuple[Catalog, ...]) -> None:
         self.catalogs: list[_Selectors] = []
         self.statuses: dict[str, list[CatalogEntry]] = {}
         # (status, message, code) -> hint: an API repeats the same few errors.
-        self._hints: dict[tuple[int | None, str, str], str | None] = {}
-        self._raw: dict[tuple[int | None, str, str | None], str | None] = {}
+        self._hints: dict[tuple[int | None, str, str | None], str | None] = {}
         for catalog in catalogs:
             selectors = _Selectors()
             for entry in catalog.entries:
@@ -284,36 +283,27 @@ class _Index:
 
     def lookup(self, status: int | None, message: str, code: str | None) -> str | None:
         if (
-            (status is None or type(status) is int)
+            (status is None or type(status) is int)  # a bool status is not remembered
             and type(message) is str
+            and len(message) <= _MAX_REMEMBERED
             and (code is None or type(code) is str)
         ):
-            # Remembered by the very arguments first: nothing to normalize on a hit.
-            hint = self._raw.get((status, message, code), "")
+            # Remembered by the very arguments: nothing to normalize on a hit. One
+            # atomic get (a concurrent clear() cannot fail it); "" is never a hint.
+            hint = self._hints.get((status, message, code), "")
             if hint != "":
                 return hint
-            hint = self._lookup_normalized(status, message, code)
-            if len(self._raw) >= _CACHE_SIZE:
-                self._raw.clear()
-            self._raw[status, message, code] = hint
-            return hint
-        return self._lookup_normalized(status, message, code)
+            return remember(
+                self._hints,
+                (status, message, code),
+                self._normalized(status, message, code),
+                _CACHE_SIZE,
+            )
+        return self._normalized(status, message, code)
 
-    def _lookup_normalized(self, status: int | None, message: str, code: str | None) -> str | None:
+    def _normalized(self, status: int | None, message: str, code: str | None) -> str | None:
         code_key = code.lower() if isinstance(code, str) else ""
-        text = message if _is_text(message) else ""
-        if (status is not None and type(status) is not int) or len(text) > _MAX_REMEMBERED:
-            return self._lookup(status, text, code_key)  # a bool status, a long message
-        memo = (status, text, code_key)
-        # One atomic get (a concurrent clear() cannot fail it); "" is never a hint.
-        hint = self._hints.get(memo, "")
-        if hint != "":
-            return hint
-        hint = self._lookup(status, text, code_key)
-        if len(self._hints) >= _CACHE_SIZE:
-            self._hints.clear()
-        self._hints[memo] = hint
-        return hint
+        return self._lookup(status, message if _is_text(message) else "", code_key)
 
     def _lookup(self, status: int | None, text: str, code_key: str) -> str | None:
         key = _message_key(text)

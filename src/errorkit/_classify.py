@@ -64,6 +64,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from errorkit._info import Category
+from errorkit._memo import remember
 from errorkit._text import escape_control
 
 if TYPE_CHECKING:
@@ -209,10 +210,7 @@ def classify(
         except TypeError:  # an unhashable code from a user's recognizer
             return _classify(status, found, hints)
         if known is None:
-            known = _classify(status, found, hints)
-            if len(_verdicts) >= _CACHE_SIZE:
-                _verdicts.clear()
-            _verdicts[key] = known
+            known = remember(_verdicts, key, _classify(status, found, hints), _CACHE_SIZE)
         return known
     return _classify(status, found, hints)
 
@@ -295,10 +293,7 @@ def _meaning(raw: object) -> _Code:
         return _read_code(raw)  # too long, or a str subclass: not remembered
     meaning = _codes.get(raw)
     if meaning is None:
-        meaning = _read_code(raw)
-        if len(_codes) >= _CACHE_SIZE:
-            _codes.clear()
-        _codes[raw] = meaning
+        meaning = remember(_codes, raw, _read_code(raw), _CACHE_SIZE)
     return meaning
 
 

@@ -207,19 +207,17 @@ def read_hints(headers: Mapping[str, str], *, now: float | None = None) -> Serve
     measure absolute times. The module docstring gives the precedence. Never raises.
     """
     try:
+        lowered = headers if isinstance(headers, dict) else normalize_headers(headers)
         # Most responses carry no hint header, or only a request id: a set test or
         # two says so, without a look-up per known header name.
-        if type(headers) is dict and _HINT_HEADERS.isdisjoint(headers):
+        if _HINT_HEADERS.isdisjoint(lowered):
             return NO_HINTS
-        return _read(headers, now)
+        return _read(lowered, now)
     except Exception:  # noqa: BLE001 - a hint we cannot read is no hint
         return NO_HINTS
 
 
-def _read(raw: Mapping[str, str], now: float | None) -> ServerHints:
-    headers = raw if isinstance(raw, dict) else normalize_headers(raw)
-    if _HINT_HEADERS.isdisjoint(headers):
-        return NO_HINTS
+def _read(headers: Headers, now: float | None) -> ServerHints:
     if _WAIT_HEADERS.isdisjoint(headers):
         return _hints(should_retry=_should_retry(headers), request_id=_request_id(headers))
     ref = _Clock(headers.get("date", ""), now)

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from errorkit._catalog import lookup_hint
 from errorkit._classify import classify
-from errorkit._formats import MAX_BODY, NOT_JSON, build_document, recognize
+from errorkit._formats import MAX_BODY, NOT_JSON, Extracted, build_document, recognize
 from errorkit._headers import normalize_headers
-from errorkit._hints import read_hints
+from errorkit._hints import ServerHints, read_hints
 from errorkit._info import Category, ErrorInfo, builder
 from errorkit._text import escape_control
 
@@ -66,7 +66,7 @@ def parse(
     the input.
     """
     try:
-        code = status if type(status) is int and 100 <= status <= 999 else _status(status)
+        code = _status(status)
         heads = normalize_headers(headers)
         doc = build_document(code or 0, heads, body, max_body)
         found = recognize(doc)
@@ -74,20 +74,8 @@ def parse(
             return None
         hints = read_hints(heads)
         category, retryable, reason = classify(code, found, hints)
-        message = found.message or _default_message(code, category)
-        # Most messages are short and printable throughout: one C-level scan says so.
-        if type(message) is not str or len(message) > MAX_MESSAGE or not message.isprintable():
-            message = escape_control(message, MAX_MESSAGE)
-        # Headers are the protocol's own channel: they win over a body field.
-        if hints.retry_after is not None:
-            retry_after, source = hints.retry_after, hints.retry_after_source
-        elif found.retry_after is not None:
-            retry_after, source = found.retry_after, found.retry_after_source
-        elif code in (429, 503) and hints.rate_limit_reset is not None:
-            # A 429/503 that only says when its rate-limit window resets: that is the wait.
-            retry_after, source = hints.rate_limit_reset, "header:rate-limit-reset"
-        else:
-            retry_after, source = None, None
+        message = escape_control(found.message or _default_message(code, category), MAX_MESSAGE)
+        retry_after, source = _retry_after(code, hints, found)
         value = doc.json
         return _error_info(
             status=code,
@@ -118,6 +106,20 @@ def _status(status: object) -> int | None:
         except (TypeError, ValueError):
             return None
     return status if 100 <= status <= 999 else None
+
+
+def _retry_after(
+    status: int | None, hints: ServerHints, found: Extracted
+) -> tuple[float | None, str | None]:
+    # Headers are the protocol's own channel: they win over a body field.
+    if hints.retry_after is not None:
+        return hints.retry_after, hints.retry_after_source
+    if found.retry_after is not None:
+        return found.retry_after, found.retry_after_source
+    # A 429/503 that only says when its rate-limit window resets: that is the wait.
+    if status in (429, 503) and hints.rate_limit_reset is not None:
+        return hints.rate_limit_reset, "header:rate-limit-reset"
+    return None, None
 
 
 #: Reason phrases by status, read once: an HTTPStatus look-up is an enum call.

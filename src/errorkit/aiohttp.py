@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, TypeVar
 import aiohttp
 from aiohttp.payload import AsyncIterablePayload, BytesPayload, IOBasePayload, Payload
 
-from errorkit._adapter import idempotency_header
+from errorkit._adapter import add_idempotency_key
 from errorkit._clock import CLOCK
 from errorkit._compat import build
 from errorkit._exceptions import APIConnectionError, APIError, APITimeoutError, class_for
@@ -141,7 +141,9 @@ class RetryMiddleware:
         if _FINAL_ERROR.get() is not None:
             _repeat_final_error(req)
         policy = self.policy
-        has_key = False if req.method in IDEMPOTENT_METHODS else _add_key(req, policy)
+        has_key = req.method not in IDEMPOTENT_METHODS and add_idempotency_key(
+            policy, req.method.upper(), req.headers
+        )
         body: object = req.body  # b"" (no body, the common case): decided without a call
         replayable = True if type(body) is bytes else _sendable_replayable(body)
         started = CLOCK.monotonic()
@@ -430,14 +432,6 @@ def _repeat_final_error(req: ClientRequest) -> None:
 
 
 # -- request bodies and headers --------------------------------------------------------
-
-
-def _add_key(req: ClientRequest, policy: RetryPolicy) -> bool:
-    """Whether the request carries an idempotency key, adding the policy's own if asked."""
-    has_key, new_key = idempotency_header(policy, req.method.upper(), req.headers)
-    if new_key is not None:
-        req.headers[policy.idempotency_header] = new_key
-    return has_key
 
 
 def _replayable(body: object) -> bool:

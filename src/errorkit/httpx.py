@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from errorkit._adapter import idempotency_header
+from errorkit._adapter import add_idempotency_key
 from errorkit._clock import CLOCK
 from errorkit._compat import build
 from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
@@ -131,7 +131,9 @@ class RetryTransport(httpx.BaseTransport):
         """
         extensions = request.extensions
         policy = self.policy if EXTENSION not in extensions else _policy_for(request, self.policy)
-        has_key = False if request.method in IDEMPOTENT_METHODS else _add_key(request, policy)
+        has_key = request.method not in IDEMPOTENT_METHODS and add_idempotency_key(
+            policy, request.method.upper(), request.headers
+        )
         stream = request.stream
         replay = None if type(stream) is httpx.ByteStream else _replay(stream)
         started = CLOCK.monotonic()
@@ -215,7 +217,9 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         """Send `request`, retrying by the policy; see `httpx.AsyncBaseTransport`."""
         extensions = request.extensions
         policy = self.policy if EXTENSION not in extensions else _policy_for(request, self.policy)
-        has_key = False if request.method in IDEMPOTENT_METHODS else _add_key(request, policy)
+        has_key = request.method not in IDEMPOTENT_METHODS and add_idempotency_key(
+            policy, request.method.upper(), request.headers
+        )
         stream = request.stream
         replay = None if type(stream) is httpx.ByteStream else _replay(stream)
         started = CLOCK.monotonic()
@@ -284,14 +288,6 @@ def _inner(default: Callable[..., T], transport: T | None, kwargs: dict[str, Any
             f"{sorted(kwargs)} would be ignored: configure the transport you pass instead"
         )
     return transport
-
-
-def _add_key(request: httpx.Request, policy: RetryPolicy) -> bool:
-    """Whether the request carries an idempotency key, adding the policy's own if asked."""
-    has_key, new_key = idempotency_header(policy, request.method.upper(), request.headers)
-    if new_key is not None:
-        request.headers[policy.idempotency_header] = new_key
-    return has_key
 
 
 def _replay(stream: object) -> Replay:

@@ -26,7 +26,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry as _Urllib3Retry
 
-from errorkit._adapter import idempotency_header
+from errorkit._adapter import add_idempotency_key
 from errorkit._clock import CLOCK
 from errorkit._compat import build
 from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
@@ -105,9 +105,7 @@ class RetryAdapter(HTTPAdapter):
         has_key = False
         if method not in IDEMPOTENT_METHODS:  # else no key is needed: decided without a call
             method = method.upper()
-            has_key, new_key = idempotency_header(policy, method, request.headers)
-            if new_key is not None:
-                request.headers[policy.idempotency_header] = new_key
+            has_key = add_idempotency_key(policy, method, request.headers)
         body = request.body
         start = None if body is None or type(body) is bytes else _body_start(body)
         started = CLOCK.monotonic()

@@ -57,7 +57,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import RequestHistory
 from urllib3.util.retry import Retry as _Urllib3Retry
 
-from errorkit._adapter import idempotency_header
+from errorkit._adapter import add_idempotency_key
 from errorkit._clock import CLOCK
 from errorkit._compat import build
 from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
@@ -382,9 +382,7 @@ def request_headers(
     logical request: each call makes a new key.
     """
     result = dict(headers or {})
-    _, key = idempotency_header(policy, method.upper(), result)
-    if key is not None:
-        result[policy.idempotency_header] = key
+    add_idempotency_key(policy, method.upper(), result)
     return result
 
 

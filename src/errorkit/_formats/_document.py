@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from errorkit._formats._base import NOT_JSON, Document, document
+from errorkit._memo import remember
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -70,10 +71,7 @@ def _int(status: object) -> int:
 def _content_type(value: str) -> tuple[str, str | None]:
     cached = _content_types.get(value)
     if cached is None:
-        cached = _parse_content_type(value)
-        if len(_content_types) >= _CACHE_SIZE:
-            _content_types.clear()
-        _content_types[value] = cached
+        cached = remember(_content_types, value, _parse_content_type(value), _CACHE_SIZE)
     return cached
 
 

@@ -129,12 +129,7 @@ def recognize(doc: Document) -> Extracted:
     try:
         snapshot = _snapshot
         obj = doc.json
-        if type(obj) is dict:
-            # The usual body, a JSON object whose keys were seen before: its candidates
-            # are one set intersection and one cache look-up away.
-            candidates = snapshot._cache.get(snapshot.keyset.intersection(obj))  # noqa: SLF001
-            found = _first(candidates or snapshot.candidates(obj), doc)
-        elif isinstance(obj, dict):
+        if isinstance(obj, dict):
             found = _first(snapshot.candidates(obj), doc)
         elif isinstance(obj, list) and obj and isinstance(obj[0], dict):
             # A batch or stream of error objects (GraphQL batches, Google streams):
@@ -153,9 +148,7 @@ def _first(candidates: tuple[Recognizer, ...], doc: Document) -> Extracted | Non
             found = candidate(doc)
         except Exception:  # noqa: BLE001, S112 - a broken recognizer must not break parse()
             continue
-        if found is None:
-            continue
-        if type(found) is Extracted or isinstance(found, Extracted):
+        if isinstance(found, Extracted):
             # A user's recognizer may break the contract: a blank or padded message.
             message: object = found.message
             if message is None or (type(message) is str and message and message == message.strip()):
