@@ -100,6 +100,8 @@ def parse(
 
 
 def _status(status: object) -> int | None:
+    if type(status) is int and 100 <= status <= 999:  # the usual case, first
+        return status
     if isinstance(status, bool) or not isinstance(status, int):
         try:
             status = int(str(status).strip())

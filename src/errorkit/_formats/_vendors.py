@@ -129,7 +129,12 @@ def _stripe_request(url: object) -> str | None:
 
 
 def _present(obj: dict[str, object], keys: tuple[str, ...]) -> dict[str, object]:
-    return {key: obj[key] for key in keys if isinstance(obj.get(key), str)}
+    found: dict[str, object] = {}  # a loop, not a comprehension: no frame of its own
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, str):
+            found[key] = value
+    return found
 
 
 @shape("openai", keys=["error", "object"])
