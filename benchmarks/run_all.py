@@ -115,6 +115,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     lines += _parse_table(results["parse"])
+    lines += ["", "Where one `parse()` goes (µs), stage by stage:", ""]
+    lines += _stage_table(results["parse"])
     decide = results["decide"]["median_us"]
     lines += [
         "",
@@ -139,6 +141,18 @@ def _parse_table(parse: dict[str, Any]) -> list[str]:
             f"| {r['family']} | {r['bytes']} | {loads_text} | {r['parse_us']:.1f} | {ratio} |"
         )
     return out
+
+
+def _stage_table(parse: dict[str, Any]) -> list[str]:
+    stages: dict[str, dict[str, float]] = parse.get("stages") or {}
+    if not stages:
+        return ["(not measured)"]
+    names = list(stages)
+    head = [f"| stage | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
+    return head + [
+        f"| {key} | {' | '.join(f'{stages[n][key]:.2f}' for n in names)} |"
+        for key in stages[names[0]]
+    ]
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
