@@ -318,20 +318,27 @@ def _errorkit_waits_are_virtual(variant: Variant) -> Iterator[None]:
         yield
 
 
-def amplification(base: str, requests_per_client: int) -> list[dict[str, Any]]:
-    """Server attempts per logical request when every answer is a 503."""
-    rows = []
+def _retrying(base: str) -> Iterator[tuple[Variant, Sender]]:
+    """Every variant but bare, each with a new client and the server's counters reset;
+    the client is closed when the caller moves on."""
     for v in variants():
         if v.name == "bare":
             continue
         reset(base)
         send, close = v.make()
         try:
-            with _errorkit_waits_are_virtual(v), _no_alternative_sleep():
-                for _ in range(requests_per_client):
-                    send(f"{base}/outage")
+            yield v, send
         finally:
             close()
+
+
+def amplification(base: str, requests_per_client: int) -> list[dict[str, Any]]:
+    """Server attempts per logical request when every answer is a 503."""
+    rows = []
+    for v, send in _retrying(base):
+        with _errorkit_waits_are_virtual(v), _no_alternative_sleep():
+            for _ in range(requests_per_client):
+                send(f"{base}/outage")
         hits = stats(base)["outage"]
         rows.append(
             {
@@ -363,19 +370,12 @@ def _no_alternative_sleep() -> Iterator[None]:
 def partial_outage(base: str, requests_per_client: int) -> list[dict[str, Any]]:
     """Success rate and latency percentiles with a seeded 20 % of 503s, real waits."""
     rows = []
-    for v in variants():
-        if v.name == "bare":
-            continue
-        reset(base)
-        send, close = v.make()
+    for v, send in _retrying(base):
         latencies, ok = [], 0
-        try:
-            for _ in range(requests_per_client):
-                start = time.perf_counter()
-                ok += send(f"{base}/partial") == 200
-                latencies.append(time.perf_counter() - start)
-        finally:
-            close()
+        for _ in range(requests_per_client):
+            start = time.perf_counter()
+            ok += send(f"{base}/partial") == 200
+            latencies.append(time.perf_counter() - start)
         latencies.sort()
         rows.append(
             {
