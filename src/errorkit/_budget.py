@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import Counter
 from typing import TYPE_CHECKING, NamedTuple
 
 from errorkit._clock import CLOCK
@@ -16,8 +15,6 @@ if TYPE_CHECKING:
 _BUCKETS = 10
 #: Absorbs float rounding in ``ratio * requests`` (0.1 * 30 is 3.0000000000000004).
 _EPSILON = 1e-9
-#: Requests noted but not yet counted that make `record_request` count them itself.
-_FOLD_AT = 512
 
 
 class BudgetStats(NamedTuple):
@@ -40,14 +37,12 @@ class RetryBudget:
 
     Only ``try_spend()`` spends, and callers call it only after the policy has
     decided to retry a retryable failure: successes and final errors never touch the
-    budget, and a refusal leaves it unchanged. Thread-safe (one `threading.Lock`,
-    never held across an ``await``, so tasks may share it too); one instance can
-    serve many adapters, sessions, threads and tasks. `record_request` runs on every
-    request, successes included, so it takes no lock: it notes the request's bucket
-    with one list append (atomic), and every method that reads the counts first
-    counts the noted requests in their own buckets, under the lock.
+    budget, and a refusal leaves it unchanged. Thread-safe: every method that counts
+    or reads the window takes one `threading.Lock`, never held across an ``await``,
+    so tasks may share it too; one instance can serve many adapters, sessions,
+    threads and tasks.
 
-    Defaults, against the research anchors:
+    Defaults, with the systems and studies they follow:
 
     - ``ratio=0.25``: sized from what a retry policy needs, not copied. A
       3-attempt policy facing an independent failure rate p wants p + p**2
@@ -93,7 +88,6 @@ class RetryBudget:
         "_head",
         "_lock",
         "_min_per_second",
-        "_pending",
         "_ratio",
         "_refused",
         "_requests",
@@ -125,8 +119,6 @@ class RetryBudget:
         self._floor = self._min_per_second * self._window
         self._width = self._window / _BUCKETS
         self._lock = threading.Lock()
-        # Bucket numbers (clock // width, as floats) of requests not counted yet.
-        self._pending: list[float] = []
         self._requests_ring = [0] * _BUCKETS
         self._retries_ring = [0] * _BUCKETS
         self._window_requests = 0
@@ -137,17 +129,12 @@ class RetryBudget:
         self._head = int((self._clock or CLOCK.monotonic)() // self._width)
 
     def record_request(self) -> None:
-        """Count one logical request: call it for first attempts only, never retries.
-
-        Lock-free, for the success path: the request is noted with its time and
-        counted by the next method that reads the counts (or here, every
-        `_FOLD_AT` requests, so that the notes stay few).
-        """
-        pending = self._pending
-        pending.append((self._clock or CLOCK.monotonic)() // self._width)
-        if len(pending) >= _FOLD_AT:
-            with self._lock:
-                self._fold()
+        """Count one logical request: call it for first attempts only, never retries."""
+        with self._lock:
+            slot = self._advance()
+            self._requests_ring[slot] += 1
+            self._window_requests += 1
+            self._requests += 1
 
     def try_spend(self) -> bool:
         """Take one retry from the budget: True if granted, False (counted) if refused.
@@ -156,7 +143,6 @@ class RetryBudget:
         means the caller stops with the last outcome.
         """
         with self._lock:
-            self._fold()
             slot = self._advance()
             if self._window_retries + 1 > self._allowance():
                 self._refused += 1
@@ -169,14 +155,12 @@ class RetryBudget:
     def available(self) -> int:
         """Retries the budget would grant now (0 when the next `try_spend` fails)."""
         with self._lock:
-            self._fold()
             self._advance()
             return max(0, math.floor(self._allowance() - self._window_retries))
 
     def stats(self) -> BudgetStats:
         """A consistent snapshot of the lifetime counters."""
         with self._lock:
-            self._fold()
             return BudgetStats(self._requests, self._allowed, self._refused)
 
     @property
@@ -197,7 +181,7 @@ class RetryBudget:
     @property
     def requests(self) -> int:
         """Logical requests recorded since creation."""
-        return self.stats().requests
+        return self._requests
 
     @property
     def retries_allowed(self) -> int:
@@ -224,30 +208,6 @@ class RetryBudget:
 
     def _allowance(self) -> float:
         return self._ratio * self._window_requests + self._floor + _EPSILON
-
-    def _fold(self) -> None:
-        """Count the requests `record_request` noted, each in its own bucket (lock held).
-
-        Only this method removes notes, and only the ones it read: a note appended
-        meanwhile by another thread stays for the next fold. Buckets go oldest first,
-        so the ring moves forward as it would have at each request; a note older than
-        the window (a thread slow to append, a clock that stepped back) counts for
-        the lifetime total only.
-        """
-        pending = self._pending
-        noted = len(pending)
-        if not noted:
-            return
-        buckets = Counter(pending[:noted])
-        del pending[:noted]
-        self._requests += noted
-        for when, count in sorted(buckets.items()):
-            bucket = int(when)
-            if bucket > self._head:
-                self._expire(bucket)
-            if bucket > self._head - _BUCKETS:
-                self._requests_ring[bucket % _BUCKETS] += count
-                self._window_requests += count
 
     def _advance(self) -> int:
         """Expire the buckets older than the window; return the current bucket's slot.

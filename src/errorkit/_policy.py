@@ -8,7 +8,6 @@ adapters' single attempt loop acts on the answer: it spends the budget, calls
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import math
 import random
@@ -94,18 +93,21 @@ class TransportFailure:
 Outcome = ErrorInfo | TransportFailure
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
-    """What to do after a failed attempt: retry after `delay` seconds, or stop."""
+    """What to do after a failed attempt: retry after `delay` seconds, or stop.
+
+    Attributes:
+        retry: True to retry, False to stop.
+        delay: seconds to wait before the retry; 0 when stopping.
+        reason: why, as a stable name.
+        detail: one line for logs and messages, naming the failure and the wait.
+    """
 
     retry: bool
     delay: float
     reason: Reason
     detail: str
-
-    def refused_by_budget(self) -> Decision:
-        """This retry decision turned into a stop because the `RetryBudget` refused it."""
-        return _stop(Reason.BUDGET_EXHAUSTED, f"retry budget exhausted: {self.detail}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,7 +124,7 @@ class RetryEvent:
 
 def is_idempotent(method: str) -> bool:
     """True for RFC 9110 §9.2.2 idempotent methods (and QUERY), in any letter case."""
-    return method in IDEMPOTENT_METHODS or method.upper() in IDEMPOTENT_METHODS
+    return method.upper() in IDEMPOTENT_METHODS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,7 +153,7 @@ class RetryPolicy:
     `max_retry_after`, and every delay stays within ``max(max_delay,
     max_retry_after)``.
 
-    Defaults, against the research anchors (resilience-anchors.md):
+    Defaults, with the libraries, services and studies they follow:
 
     - ``max_attempts=3``: AWS, Resilience4j, aiohttp-retry and the SRE book's
       per-request cap; 10 (urllib3, stamina) turns every layer into a 10x amplifier.
@@ -162,11 +164,12 @@ class RetryPolicy:
       1.5 s expected). A server that is shedding load needs seconds, not
       milliseconds; the MongoDB driver study shows short retry windows barely help
       under overload.
-    - ``multiplier=2.0``: every anchor but GAPIC (1.3).
+    - ``multiplier=2.0``: every source here but GAPIC (1.3).
     - ``max_delay=20.0``: the AWS ceiling; between Stainless' 8 s and api-core's 60 s.
-    - ``jitter=1.0`` (full jitter): Envoy, gRPC, AWS and api-core; in the AWS jitter
-      study it does the least work and avoids the synchronised waves of
-      un-jittered backoff (57 % fewer calls at 100 clients).
+    - ``jitter=1.0`` (full jitter): Envoy, gRPC, AWS and api-core; in AWS's jitter
+      study ("Exponential Backoff And Jitter") it does the least work and avoids
+      the synchronised waves of un-jittered backoff (57 % fewer calls at 100
+      clients).
     - ``max_retry_after=60.0``: Stripe's and Anthropic's limit; the seed's
       ``retryAfter: 60`` is honoured, and a worker is never parked for the hours a
       server may ask (urllib3 allows 6 h).
@@ -174,7 +177,17 @@ class RetryPolicy:
       attempt count and the caps bound the waiting: at most 3 s from the formula,
       120 s when a server asks for 60 s twice.
     - ``budget``: a fresh `RetryBudget` per policy (25 % of requests + 1/s),
-      shared by every copy made with `with_changes`.
+      shared by every copy made with `dataclasses.replace`.
+
+    Derive a changed copy with ``dataclasses.replace(policy, max_attempts=5)``: it is
+    validated like a new policy, and the budget stays shared (unless replaced).
+
+    Equality: two policies are equal (``==``) when every setting is equal and they
+    hold the same budget object; a budget is shared mutable state, so it compares by
+    identity. `random` is not compared. Hence ``RetryPolicy() != RetryPolicy()``
+    (each builds its own budget), while a ``dataclasses.replace`` copy with no
+    change equals its source. A policy is hashable when its callables are
+    (``on_retry``; `random` is not hashed).
 
     Attributes:
         max_attempts: total attempts, the first included; >= 1. 1: never retry.
@@ -249,10 +262,6 @@ class RetryPolicy:
         if not isinstance(header, str) or _TOKEN.fullmatch(header) is None:
             raise _invalid("idempotency_header", "an HTTP field name", header)
 
-    def with_changes(self, **changes: object) -> RetryPolicy:
-        """A validated copy with `changes` applied; the budget stays shared unless changed."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
     def remaining(self, elapsed: float) -> float | None:
         """Seconds left before the deadline (never negative), or None without one.
 
@@ -264,16 +273,16 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, *, throttled: bool) -> float:
         """The jittered backoff after attempt `attempt` (1-based) failed; see the formula."""
-        return self._ceiling(attempt, throttled) * (1.0 - self.jitter * self.random())
+        return self._backoff(attempt, throttled, self.random())
 
-    def _ceiling(self, attempt: int, throttled: bool) -> float:
-        """The backoff before jitter: ``min(max_delay, base * multiplier ** (n - 1))``."""
+    def _backoff(self, attempt: int, throttled: bool, draw: float) -> float:
+        """``(1 - jitter * U) * min(max_delay, base * multiplier ** (n - 1))``, U = `draw`."""
         base = self.throttle_delay if throttled else self.initial_delay
         try:
-            computed = base * self.multiplier ** (attempt - 1)
+            ceiling = min(self.max_delay, base * self.multiplier ** (attempt - 1))
         except OverflowError:  # a huge attempt number: the cap has long been reached
-            return self.max_delay if base > 0 else 0.0
-        return computed if computed < self.max_delay else self.max_delay  # noqa: FURB136
+            ceiling = self.max_delay if base > 0 else 0.0
+        return (1.0 - self.jitter * draw) * ceiling
 
     def decide(  # noqa: PLR0913 - the contract: each input is one named fact
         self,
@@ -319,8 +328,8 @@ class RetryPolicy:
 
         A retry has reason `Reason.NOT_SENT` (failure before sending),
         `Reason.SERVER_HINT` (the server set the floor) or `Reason.RETRYABLE`.
-        Nothing is spent here: after a retry decision the adapter calls
-        ``budget.try_spend()`` and stops with `Decision.refused_by_budget` if refused.
+        Nothing is spent here: after a retry decision the attempt loop calls
+        ``budget.try_spend()`` and, if refused, stops with `Reason.BUDGET_EXHAUSTED`.
 
         Raises:
             ValueError: if `attempt` < 1 or `elapsed` is negative or NaN.
@@ -333,67 +342,46 @@ class RetryPolicy:
             or _check_retryable(outcome)
             or _check_method(method, outcome, has_idempotency_key, self.idempotency_header)
             or _check_attempts(attempt, self.max_attempts, outcome)
+            or _check_hint(outcome, self.max_retry_after)
         )
         if stop is not None:
             return stop
-        if isinstance(outcome, ErrorInfo) and outcome.retry_after is not None:
-            return self._after_hint(attempt, elapsed, outcome, outcome.retry_after)
-        return self._after_backoff(attempt, elapsed, outcome)
+        delay = self._delay(attempt, outcome)
+        late = _check_deadline(outcome, delay, elapsed, self.deadline)
+        if late is not None:
+            return late
+        return self._retry(attempt, outcome, delay)
 
-    # The helpers below take positional arguments only and avoid min()/max(): on the
-    # hot path a keyword call or a builtin call costs as much as the arithmetic.
-
-    def _after_backoff(self, attempt: int, elapsed: float, outcome: Outcome) -> Decision:
-        throttled = _throttled(outcome)
-        delay = self._ceiling(attempt, throttled) * (1.0 - self.jitter * self.random())
-        if self.deadline is not None and elapsed + delay >= self.deadline:
-            return _deadline_stop(outcome, delay, self.deadline, elapsed)
-        kind = "throttled" if throttled else "backoff"
-        detail = (
-            f"{_label(outcome)}: waiting {delay:.2f} s "
-            f"({kind}, attempt {attempt} of {self.max_attempts})"
-        )
-        if isinstance(outcome, TransportFailure) and not outcome.sent:
-            return _go(delay, Reason.NOT_SENT, detail)
-        return _go(delay, Reason.RETRYABLE, detail)
-
-    def _after_hint(self, attempt: int, elapsed: float, info: ErrorInfo, hint: float) -> Decision:
-        source = info.retry_after_source or "a server hint"
-        if hint > self.max_retry_after:
-            return _stop(
-                Reason.HINT_TOO_LONG,
-                f"{_label(info)}: server asked {hint:g} s via {source}, "
-                f"more than max_retry_after={self.max_retry_after:g} s",
-            )
-        delay = self._hint_delay(attempt, hint, _throttled(info))
-        if self.deadline is not None and elapsed + delay >= self.deadline:
-            return _deadline_stop(info, delay, self.deadline, elapsed)
-        detail = f"{_label(info)}: waiting {delay:.2f} s (server asked {hint:g} s via {source})"
-        return _go(delay, Reason.SERVER_HINT, detail)
-
-    def _hint_delay(self, attempt: int, hint: float, throttled: bool) -> float:
-        """The server's hint as a floor plus small jitter, clipped to `max_retry_after`.
+    def _delay(self, attempt: int, outcome: Outcome) -> float:
+        """The backoff, or for a server hint the larger of it and the jittered hint.
 
         One random draw serves both terms, so `random` is called once per decision.
         """
         draw = self.random()
-        backoff = self._ceiling(attempt, throttled) * (1.0 - self.jitter * draw)
-        spread = _HINT_JITTER_FRACTION * hint
-        floor = hint + draw * (spread if spread < _HINT_JITTER_MAX else _HINT_JITTER_MAX)  # noqa: FURB136
-        if floor > self.max_retry_after:  # noqa: PLR1730
-            floor = self.max_retry_after
-        return backoff if backoff > floor else floor  # noqa: FURB136
+        backoff = self._backoff(attempt, _throttled(outcome), draw)
+        hint = _hint(outcome)
+        if hint is None:
+            return backoff
+        spread = min(_HINT_JITTER_MAX, _HINT_JITTER_FRACTION * hint)
+        floor = min(hint + draw * spread, self.max_retry_after)
+        return max(floor, backoff)
 
-
-# Decisions are built positionally: keyword arguments cost a quarter of a decision.
-
-
-def _go(delay: float, reason: Reason, detail: str) -> Decision:
-    return Decision(True, delay, reason, detail)  # noqa: FBT003 - see above
+    def _retry(self, attempt: int, outcome: Outcome, delay: float) -> Decision:
+        """The retry decision, its detail naming what set the wait."""
+        if isinstance(outcome, ErrorInfo) and outcome.retry_after is not None:
+            reason = Reason.SERVER_HINT
+            why = f"server asked {outcome.retry_after:g} s via {_source(outcome)}"
+        else:
+            not_sent = isinstance(outcome, TransportFailure) and not outcome.sent
+            reason = Reason.NOT_SENT if not_sent else Reason.RETRYABLE
+            kind = "throttled" if _throttled(outcome) else "backoff"
+            why = f"{kind}, attempt {attempt} of {self.max_attempts}"
+        detail = f"{_label(outcome)}: waiting {delay:.2f} s ({why})"
+        return Decision(retry=True, delay=delay, reason=reason, detail=detail)
 
 
 def _stop(reason: Reason, detail: str) -> Decision:
-    return Decision(False, 0.0, reason, detail)  # noqa: FBT003 - see above
+    return Decision(retry=False, delay=0.0, reason=reason, detail=detail)
 
 
 # Each check below is a pure function of its arguments: None to go on, or the stop.
@@ -441,6 +429,31 @@ def _check_attempts(attempt: int, max_attempts: int, outcome: Outcome) -> Decisi
     )
 
 
+def _check_hint(outcome: Outcome, max_retry_after: float) -> Decision | None:
+    if not isinstance(outcome, ErrorInfo) or outcome.retry_after is None:
+        return None
+    if outcome.retry_after > max_retry_after:
+        return _stop(
+            Reason.HINT_TOO_LONG,
+            f"{_label(outcome)}: server asked {outcome.retry_after:g} s via {_source(outcome)}, "
+            f"more than max_retry_after={max_retry_after:g} s",
+        )
+    return None
+
+
+def _check_deadline(
+    outcome: Outcome, delay: float, elapsed: float, deadline: float | None
+) -> Decision | None:
+    if deadline is not None and elapsed + delay >= deadline:
+        left = max(0.0, deadline - elapsed)
+        return _stop(
+            Reason.DEADLINE,
+            f"{_label(outcome)}: waiting {delay:.2f} s would reach the {deadline:g} s deadline "
+            f"({left:.2f} s left)",
+        )
+    return None
+
+
 def _not_acted_on(outcome: Outcome) -> bool:
     """True when the server cannot have processed the request that got `outcome`."""
     if isinstance(outcome, TransportFailure):
@@ -462,25 +475,23 @@ def _throttled(outcome: Outcome) -> bool:
     )
 
 
-def _deadline_stop(
-    outcome: Outcome, delay: float, deadline: float | None, elapsed: float
-) -> Decision:
-    left = max(0.0, (deadline or 0.0) - elapsed)
-    return _stop(
-        Reason.DEADLINE,
-        f"{_label(outcome)}: waiting {delay:.2f} s would reach the {deadline:g} s deadline "
-        f"({left:.2f} s left)",
-    )
+def _hint(outcome: Outcome) -> float | None:
+    """The wait the server asked for, in seconds, or None."""
+    return None if isinstance(outcome, TransportFailure) else outcome.retry_after
+
+
+def _source(info: ErrorInfo) -> str:
+    """Where the server's hint came from, for details."""
+    return info.retry_after_source or "a server hint"
 
 
 def _label(outcome: Outcome) -> str:
-    # Concatenation, not an f-string: formatting a str-enum goes through Enum.__format__,
-    # which costs more than the rest of a decision.
+    """The failure in a few words: ``503 unavailable``, ``connection reset (sent)``."""
     if isinstance(outcome, TransportFailure):
-        return outcome.description + (" (sent)" if outcome.sent else " (not sent)")
+        return f"{outcome.description} ({'sent' if outcome.sent else 'not sent'})"
     if outcome.status is None:
         return outcome.category.value
-    return str(outcome.status) + " " + outcome.category
+    return f"{outcome.status} {outcome.category.value}"
 
 
 def _check_number(
