@@ -28,20 +28,18 @@ no code): "Insufficient permissions" with code ``forbidden`` gets the agents
 advice. A user writes a catalog the same way as the built-ins:
 ``register_catalog(Catalog.from_json(path.read_text()))``.
 
-Exact messages and codes are dict lookups; a template runs its regex only when
-its catalog's exact selectors did not answer.
+A template is tried only when its catalog's exact selectors did not answer.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING
-
-from errorkit._memo import remember
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -213,34 +211,15 @@ def _entry_from_dict(raw: object) -> CatalogEntry:
     return CatalogEntry(**raw)
 
 
-#: Bound on the look-ups an index remembers (per status, per error), and on the
-#: length of a message it remembers one for.
-_CACHE_SIZE = 512
-_MAX_REMEMBERED = 300
-
-
 class _Selectors:
     """One catalog's message, code and template entries, for dict lookups."""
 
-    __slots__ = ("_by_status", "codes", "messages", "templates")
+    __slots__ = ("codes", "messages", "templates")
 
     def __init__(self) -> None:
         self.messages: dict[str, list[CatalogEntry]] = {}
         self.codes: dict[str, list[CatalogEntry]] = {}
         self.templates: list[CatalogEntry] = []
-        self._by_status: dict[int | None, tuple[CatalogEntry, ...]] = {}
-
-    def _templates(self, status: int | None) -> tuple[CatalogEntry, ...]:
-        """The templates whose status restriction allows `status`, in order.
-
-        Most templates are for one status: filtering once per status spares a
-        call per template on every look-up.
-        """
-        found = self._by_status.get(status)
-        if found is None:
-            found = tuple(entry for entry in self.templates if _allows(entry, status))
-            remember(self._by_status, status, found, _CACHE_SIZE)
-        return found
 
     def lookup(self, status: int | None, key: str, text: str, code: str) -> str | None:
         for entry in self.messages.get(key, ()):
@@ -249,7 +228,7 @@ class _Selectors:
         for entry in self.codes.get(code, ()) if code else ():
             if entry.accepts(status, code):
                 return entry.hint
-        for entry in self._templates(status) if self.templates else ():
+        for entry in self.templates:
             if entry.accepts(status, code) and (hint := entry.render(text)) is not None:
                 return hint
         return None
@@ -258,18 +237,19 @@ class _Selectors:
 class _Index:
     """Every registered entry: selectors per catalog, status fallbacks pooled."""
 
-    __slots__ = ("_hints", "catalogs", "statuses")
+    __slots__ = ("_cached", "catalogs", "statuses")
 
     def __init__(self, catalogs: tuple[Catalog, ...]) -> None:
         self.catalogs: list[_Selectors] = []
         self.statuses: dict[str, list[CatalogEntry]] = {}
-        # (status, message, code) -> hint: an API repeats the same few errors.
-        self._hints: dict[tuple[int | None, str, str | None], str | None] = {}
         for catalog in catalogs:
             selectors = _Selectors()
             for entry in catalog.entries:
                 self._add(selectors, entry)
             self.catalogs.append(selectors)
+        # Cached: an API repeats a handful of errors, and an index never changes (a
+        # registry change builds a new one), so a cached hint cannot go stale.
+        self._cached = functools.lru_cache(maxsize=512)(self._lookup)
 
     def _add(self, selectors: _Selectors, entry: CatalogEntry) -> None:
         if entry.message is not None:
@@ -282,28 +262,8 @@ class _Index:
             self.statuses.setdefault(str(entry.status), []).append(entry)
 
     def lookup(self, status: int | None, message: str, code: str | None) -> str | None:
-        if (
-            (status is None or type(status) is int)  # a bool status is not remembered
-            and type(message) is str
-            and len(message) <= _MAX_REMEMBERED
-            and (code is None or type(code) is str)
-        ):
-            # Remembered by the very arguments: nothing to normalize on a hit. One
-            # atomic get (a concurrent clear() cannot fail it); "" is never a hint.
-            hint = self._hints.get((status, message, code), "")
-            if hint != "":
-                return hint
-            return remember(
-                self._hints,
-                (status, message, code),
-                self._normalized(status, message, code),
-                _CACHE_SIZE,
-            )
-        return self._normalized(status, message, code)
-
-    def _normalized(self, status: int | None, message: str, code: str | None) -> str | None:
         code_key = code.lower() if isinstance(code, str) else ""
-        return self._lookup(status, message if _is_text(message) else "", code_key)
+        return self._cached(status, message if _is_text(message) else "", code_key)
 
     def _lookup(self, status: int | None, text: str, code_key: str) -> str | None:
         key = _message_key(text)
@@ -401,9 +361,6 @@ def catalog_names() -> tuple[str, ...]:
 def lookup_hint(status: int | None, message: str, code: str | None) -> str | None:
     """Remediation text for an error from the registered catalogs, or None.
 
-    The module docstring gives the order. Never raises.
+    The module docstring gives the order.
     """
-    try:
-        return (_index or _current()).lookup(status, message, code)
-    except Exception:  # noqa: BLE001 - a hint is a courtesy: it never breaks parse()
-        return None
+    return _current().lookup(status, message, code)

@@ -61,10 +61,10 @@ Retry-After; ``quota_exceeded`` and every other client category no.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, NamedTuple
 
 from errorkit._info import Category
-from errorkit._memo import remember
 from errorkit._text import escape_control
 
 if TYPE_CHECKING:
@@ -181,48 +181,8 @@ def classify(
 
     `reason` is one short sentence for people, such as
     ``429 rate_limited: retryable (rate limits clear with time)``. The module
-    docstring gives the rules. Pure and cheap: a few dict lookups.
+    docstring gives the rules. Pure: the same arguments give the same answer.
     """
-    claimed, stated, said = found.status, found.category, found.retryable
-    if (
-        (claimed is None or type(claimed) is int)
-        and (stated is None or type(stated) is Category)
-        and (said is None or said is True or said is False)
-    ):
-        # Everything the rules read, and nothing else: 1 and True, or "rate_limited"
-        # and Category.RATE_LIMITED, are equal keys, hence the exact types above.
-        key = (
-            status,
-            claimed,
-            found.code,
-            found.type,
-            stated,
-            said,
-            bool(found.in_band),
-            found.retry_after is None,
-            hints.retry_after is None,
-            hints.rate_limit_exhausted,
-            hints.should_retry,
-            found.message if status == 403 or claimed == 403 else None,
-        )
-        try:
-            known = _verdicts.get(key)
-        except TypeError:  # an unhashable code from a user's recognizer
-            return _classify(status, found, hints)
-        if known is None:
-            known = remember(_verdicts, key, _classify(status, found, hints), _CACHE_SIZE)
-        return known
-    return _classify(status, found, hints)
-
-
-#: What `classify` decided, by everything its rules read: an API repeats a handful
-#: of errors. Bounded, and cleared when full.
-_verdicts: dict[tuple[object, ...], tuple[Category, bool, str]] = {}
-
-
-def _classify(
-    status: int | None, found: Extracted, hints: ServerHints
-) -> tuple[Category, bool, str]:
     effective = _effective_status(status, found)
     category, basis = _category(effective, found, hints)
     retryable, why = _retryable(category, effective, found, hints)
@@ -280,24 +240,19 @@ class _Code(NamedTuple):
 
 
 _NO_CODE = _Code(None, None, None, "")
-#: Code strings met so far -> their meaning. An API repeats a handful of codes,
-#: so each is normalized once; bounded, and cleared when full.
-_codes: dict[str, _Code] = {}
-_CACHE_SIZE = 1024
 
 
 def _meaning(raw: object) -> _Code:
-    if raw is None:
+    """What a code (or type) string means in each table; nothing for a non-string."""
+    if not isinstance(raw, str) or len(raw) > _MAX_CODE:
         return _NO_CODE
-    if type(raw) is not str or len(raw) > _MAX_CODE:
-        return _read_code(raw)  # too long, or a str subclass: not remembered
-    meaning = _codes.get(raw)
-    if meaning is None:
-        meaning = remember(_codes, raw, _read_code(raw), _CACHE_SIZE)
-    return meaning
+    return _code_meaning(raw)
 
 
-def _read_code(raw: object) -> _Code:
+@functools.lru_cache(maxsize=1024)
+def _code_meaning(raw: str) -> _Code:
+    # Cached: an API sends a handful of distinct codes, and what one means depends
+    # on nothing but the constant tables above, so an entry never goes stale.
     key = _key(raw)
     if not key:
         return _NO_CODE
@@ -313,10 +268,8 @@ def _read_code(raw: object) -> _Code:
     )
 
 
-def _key(raw: object) -> str:
-    """``com.amazon#ThrottlingException`` -> ``throttlingexception``; '' if unusable."""
-    if not isinstance(raw, str) or len(raw) > _MAX_CODE:
-        return ""
+def _key(raw: str) -> str:
+    """``com.amazon#ThrottlingException`` -> ``throttlingexception``."""
     return raw.rpartition("#")[2].rpartition(":")[2].translate(_SEPARATORS).lower()
 
 
@@ -374,6 +327,5 @@ def _label(
         head = f"{status} in-band error"
     else:
         head = str(status)
-    # `.value`, not the enum's own (much slower) formatting: the same text
     name = category.value
     return f"{head} {name}" if basis in ("status", "body") else f"{head} {name} ({basis})"

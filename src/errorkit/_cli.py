@@ -87,7 +87,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _run_explain(args: argparse.Namespace) -> int:
     status, headers, body = _explain_input(args)
-    info = parse(status, headers, body)
+    # A person asking what a response means wants to hear of an in-band error too.
+    info = parse(status, headers, body, in_band=True)
     out = sys.stdout
     if args.json:
         json.dump(_as_json(status, info), out, indent=2, ensure_ascii=True)

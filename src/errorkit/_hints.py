@@ -46,7 +46,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from errorkit._headers import Headers, normalize_headers
-from errorkit._info import builder, fast_frozen_init
 from errorkit._text import escape_control
 
 if TYPE_CHECKING:
@@ -95,23 +94,23 @@ _VENDOR_RESETS = (
 )
 _MS_HEADERS = ("x-ms-retry-after-ms", "x-amz-retry-after")
 _SHOULD_RETRY = ("x-should-retry", "stripe-should-retry")
-_VENDOR_NAMES = frozenset(
-    name for reset, remaining, _ in _VENDOR_RESETS for name in (reset, remaining)
+#: Every header `read_hints` reads (``date`` only dates the others): a response
+#: with none of them has no hint.
+_HINT_HEADERS = frozenset(
+    {
+        *(name for reset, remaining, _ in _VENDOR_RESETS for name in (reset, remaining)),
+        *("retry-after-ms", "retry-after", *_MS_HEADERS),
+        *("ratelimit", "ratelimit-reset", "ratelimit-remaining"),
+        *_SHOULD_RETRY,
+        *REQUEST_ID_HEADERS,
+    }
 )
-#: Every header that can yield a wait, a reset or an exhaustion (``date`` only
-#: dates them), and every header `read_hints` reads at all.
-_WAIT_HEADERS = _VENDOR_NAMES | {
-    *("retry-after-ms", "retry-after", *_MS_HEADERS),
-    *("ratelimit", "ratelimit-reset", "ratelimit-remaining"),
-}
-_HINT_HEADERS = _WAIT_HEADERS | {*_SHOULD_RETRY, *REQUEST_ID_HEADERS}
 
 _EPOCH_MS = 1e12
 _EPOCH_S = 1e9
 _MAX_TOKEN = 64
 #: Largest remaining count kept (any larger count means the same: plenty left).
 _MAX_COUNT = 1e18
-_MAX_COUNT_DIGITS = 18
 _MAX_MEMBERS = 32
 
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
@@ -128,8 +127,7 @@ _QUOTED = re.compile(r'"[^"]*"')
 _PARAM = re.compile(r"([A-Za-z][A-Za-z0-9_-]{0,31})[ \t]*=[ \t]*(-?[0-9]{1,15})", re.ASCII)
 
 
-@fast_frozen_init
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerHints:
     """What the response headers say about retrying.
 
@@ -155,8 +153,6 @@ class ServerHints:
 
 
 NO_HINTS = ServerHints()
-#: `ServerHints(...)` for `read_hints`: absent fields read their defaults (see `builder`).
-_hints = builder(ServerHints)
 
 
 @dataclass(slots=True)
@@ -179,8 +175,8 @@ class _Limits:
 class _Clock:
     """The reference time of absolute hints: the Date header's when it parses, else `now`.
 
-    Read on first use only: parsing an HTTP-date costs more than reading every
-    other hint, and most responses carry no absolute time at all.
+    Read on first use only: most responses carry no absolute time, and then their
+    Date header is never parsed at all.
     """
 
     __slots__ = ("_date", "_now", "_value")
@@ -204,26 +200,20 @@ def read_hints(headers: Mapping[str, str], *, now: float | None = None) -> Serve
 
     `now` is the current epoch time (defaults to `time.time()`), injectable for
     tests; the response's ``Date`` header, when it parses, is used instead to
-    measure absolute times. The module docstring gives the precedence. Never raises.
+    measure absolute times. The module docstring gives the precedence. Garbage in
+    any header is ignored, never raised.
     """
-    try:
-        lowered = headers if isinstance(headers, dict) else normalize_headers(headers)
-        # Most responses carry no hint header, or only a request id: a set test or
-        # two says so, without a look-up per known header name.
-        if _HINT_HEADERS.isdisjoint(lowered):
-            return NO_HINTS
-        return _read(lowered, now)
-    except Exception:  # noqa: BLE001 - a hint we cannot read is no hint
+    lowered = headers if isinstance(headers, dict) else normalize_headers(headers)
+    if _HINT_HEADERS.isdisjoint(lowered):
         return NO_HINTS
+    return _read(lowered, now)
 
 
 def _read(headers: Headers, now: float | None) -> ServerHints:
-    if _WAIT_HEADERS.isdisjoint(headers):
-        return _hints(should_retry=_should_retry(headers), request_id=_request_id(headers))
     ref = _Clock(headers.get("date", ""), now)
     limits = _rate_limits(headers, ref)
     wait = _direct_wait(headers, ref) or limits.wait
-    return _hints(
+    return ServerHints(
         retry_after=None if wait is None else wait[0],
         retry_after_source=None if wait is None else f"header:{wait[1]}",
         should_retry=_should_retry(headers),
@@ -264,30 +254,22 @@ def _rate_limits(headers: Headers, ref: _Clock) -> _Limits:
     if value:
         _structured(value, limits)
     if limits.wait is None:
-        reset = headers.get("ratelimit-reset")
-        remaining = headers.get("ratelimit-remaining")
-        if reset or remaining:
-            limits.add(
-                _count(remaining),
-                _reset(reset, ref, delta=False) if reset else None,
-                "ratelimit-reset",
-            )
-    # One set intersection names the vendor pairs sent: most responses send none,
-    # or one or two, of the nine.
-    present = _VENDOR_NAMES.intersection(headers) if limits.wait is None else ()
-    if present:
-        for reset_name, remaining_name, delta in _VENDOR_RESETS:
-            if reset_name not in present and remaining_name not in present:
-                continue
-            reset = headers.get(reset_name)
-            remaining = headers.get(remaining_name)
-            if reset or remaining:
-                limits.add(
-                    _count(remaining),
-                    _reset(reset, ref, delta=delta) if reset else None,
-                    reset_name,
-                )
+        _read_pair(headers, ("ratelimit-reset", "ratelimit-remaining", False), ref, limits)
+    if limits.wait is None:
+        for pair in _VENDOR_RESETS:
+            _read_pair(headers, pair, ref, limits)
     return limits
+
+
+def _read_pair(headers: Headers, pair: tuple[str, str, bool], ref: _Clock, limits: _Limits) -> None:
+    """Add one (reset, remaining) header pair's state to `limits`, when either is sent."""
+    reset_name, remaining_name, delta = pair
+    reset = headers.get(reset_name)
+    remaining = headers.get(remaining_name)
+    if reset or remaining:
+        limits.add(
+            _count(remaining), _reset(reset, ref, delta=delta) if reset else None, reset_name
+        )
 
 
 def _structured(value: str, limits: _Limits) -> None:
@@ -340,11 +322,6 @@ def _count(value: str | None) -> int | None:
     """The smallest of the comma-separated integers in a remaining header."""
     if not value:
         return None
-    if "," not in value:  # the usual single count, without the list machinery
-        part = value.strip()
-        if part.isascii() and part.isdigit() and len(part) <= _MAX_COUNT_DIGITS:
-            return int(part)
-        return int(min(float(part), _MAX_COUNT)) if _NUMBER.fullmatch(part) else None
     counts = [
         float(part)
         for part in (piece.strip() for piece in value.split(",", _MAX_MEMBERS))
@@ -407,8 +384,7 @@ def _seconds(value: str) -> float | None:
 
 def _number(value: str) -> float | None:
     text = value.strip()
-    # The usual "30" needs no regex: ASCII digits are a number as they are.
-    if not (text.isascii() and text.isdigit()) and not _NUMBER.fullmatch(text):
+    if not _NUMBER.fullmatch(text):
         return None
     number = float(text)
     return number if math.isfinite(number) else None
@@ -472,8 +448,6 @@ def _offset(zone: str | None) -> float:
 
 
 def _clamp(seconds: float) -> float:
-    if type(seconds) is float and 0.0 <= seconds <= MAX_HINT:  # NaN fails both tests
-        return seconds
     if not math.isfinite(seconds):
         return MAX_HINT if seconds > 0 else 0.0
     return float(min(max(seconds, 0.0), MAX_HINT))

@@ -3,42 +3,21 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING
 
 from errorkit._catalog import lookup_hint
 from errorkit._classify import classify
 from errorkit._formats import MAX_BODY, NOT_JSON, Extracted, build_document, recognize
+from errorkit._formats._guard import STRICT, logger
 from errorkit._headers import normalize_headers
-from errorkit._hints import ServerHints, read_hints
-from errorkit._info import Category, ErrorInfo, builder
+from errorkit._hints import NO_HINTS, read_hints
+from errorkit._info import Category, ErrorInfo
 from errorkit._text import escape_control
 
 if TYPE_CHECKING:
-
-    class _ErrorInfoBuilder(Protocol):
-        def __call__(  # noqa: PLR0913 - every field of ErrorInfo, by keyword
-            self,
-            *,
-            status: int | None,
-            category: Category,
-            message: str,
-            code: str | None,
-            type: str | None,  # noqa: A002 - the field's name
-            request_id: str | None,
-            retryable: bool,
-            retry_after: float | None,
-            details: tuple[object, ...],
-            hint: str | None,
-            format: str,  # noqa: A002 - the field's name
-            body: object,
-            retry_after_source: str | None,
-            should_retry: bool | None,
-            retryable_reason: str,
-        ) -> ErrorInfo: ...
-
-
-#: `ErrorInfo(...)` at a third of the cost, every field given (see `builder`).
-_error_info = cast("_ErrorInfoBuilder", builder(ErrorInfo))
+    from errorkit._formats import Document
+    from errorkit._headers import Headers
+    from errorkit._hints import ServerHints
 
 #: Longest message kept; the whole text stays in `ErrorInfo.body`.
 MAX_MESSAGE = 2000
@@ -50,6 +29,7 @@ def parse(
     body: bytes | str | None = None,
     *,
     max_body: int = MAX_BODY,
+    in_band: bool = False,
 ) -> ErrorInfo | None:
     """Return the `ErrorInfo` of an error response, or None for a success.
 
@@ -60,54 +40,87 @@ def parse(
         body: the response body as bytes, str or None. At most `max_body` bytes
             are read.
         max_body: bound on the bytes parsed (64 KiB by default).
+        in_band: also report an in-band error inside a success (see below).
 
-    A 2xx or 3xx response is a success unless its body reports an in-band error
-    (Slack's ``ok: false``, GraphQL ``errors`` with no data). Never raises, whatever
-    the input.
+    The 2xx rule: a response with a status below 400 is a success. With
+    ``in_band=False`` (the default) parse() returns None for it at once, without
+    reading its headers or its body. In-band errors are application errors that an
+    API reports inside a success (Slack's ``ok: false``, GraphQL ``errors``
+    without ``data``); with ``in_band=True`` a 2xx or 3xx is an error only when its
+    body is JSON within `max_body` and its shape's recognizer reports one
+    (`Extracted.in_band`). A status of 400 or more, or an unknown one, is always
+    an error.
+
+    Never raises, whatever the input: a response that cannot be parsed gives an
+    `ErrorInfo` of format ``unparsed`` (None for a success), and the failure is
+    logged at DEBUG on the ``errorkit`` logger
+    (`errorkit.testing.strict_parsing()` re-raises it instead).
     """
+    code = None
     try:
         code = _status(status)
-        heads = normalize_headers(headers)
-        doc = build_document(code or 0, heads, body, max_body)
-        found = recognize(doc)
-        if code is not None and code < 400 and not found.in_band:
+        if code is not None and code < 400 and not in_band:
             return None
-        hints = read_hints(heads)
-        category, retryable, reason = classify(code, found, hints)
-        message = escape_control(found.message or _default_message(code, category), MAX_MESSAGE)
-        retry_after, source = _retry_after(code, hints, found)
-        value = doc.json
-        return _error_info(
-            status=code,
-            category=category,
-            message=message,
-            code=found.code,
-            type=found.type,
-            request_id=hints.request_id or found.request_id,
-            retryable=retryable,
-            retry_after=retry_after,
-            details=found.details,
-            hint=lookup_hint(code, message, found.code),
-            format=found.format,
-            body=doc.text if value is NOT_JSON else value,
-            retry_after_source=source,
-            should_retry=hints.should_retry,
-            retryable_reason=reason,
-        )
-    except Exception:  # noqa: BLE001 - the contract: parse() never raises
-        code = _status(status)
+        return _parse(code, normalize_headers(headers), body, max_body)
+    except Exception:  # the contract: parse() never raises, whatever the input
+        if STRICT.get():
+            raise
+        logger.debug("parse() failed: the response is reported unparsed", exc_info=True)
         return _fallback(code) if code is None or code >= 400 else None
 
 
+def _parse(code: int | None, heads: Headers, body: object, max_body: int) -> ErrorInfo | None:
+    doc = build_document(code or 0, heads, body, max_body)
+    found = recognize(doc)
+    if code is not None and code < 400 and not _in_band_error(doc, found):
+        return None
+    return _error_info(code, heads, doc, found)
+
+
+def _error_info(code: int | None, heads: Headers, doc: Document, found: Extracted) -> ErrorInfo:
+    hints = read_hints(heads)
+    category, retryable, reason = classify(code, found, hints)
+    message = escape_control(found.message or _default_message(code, category), MAX_MESSAGE)
+    retry_after, source = _retry_after(code, hints, found)
+    return ErrorInfo(
+        status=code,
+        category=category,
+        message=message,
+        code=found.code,
+        type=found.type,
+        request_id=hints.request_id or found.request_id,
+        retryable=retryable,
+        retry_after=retry_after,
+        details=found.details,
+        hint=lookup_hint(code, message, found.code),
+        format=found.format,
+        body=_body(doc),
+        retry_after_source=source,
+        should_retry=hints.should_retry,
+        retryable_reason=reason,
+    )
+
+
 def _status(status: object) -> int | None:
-    if type(status) is int and 100 <= status <= 999:  # the usual case, first
-        return status
-    if isinstance(status, bool) or not isinstance(status, int):
+    """A status in 100..999 from an int or a numeric string, else None (unknown)."""
+    if isinstance(status, bool):
+        return None
+    if not isinstance(status, int):
         try:
             status = int(str(status).strip())
         except (TypeError, ValueError):
             return None
     return status if 100 <= status <= 999 else None
+
+
+def _in_band_error(doc: Document, found: Extracted) -> bool:
+    """True when a success's body is JSON whose shape reports an error inside it."""
+    return found.in_band and doc.json is not NOT_JSON
+
+
+def _body(doc: Document) -> object:
+    """The decoded JSON document, or else the (bounded) text."""
+    return doc.text if doc.json is NOT_JSON else doc.json
 
 
 def _retry_after(
@@ -124,7 +137,7 @@ def _retry_after(
     return None, None
 
 
-#: Reason phrases by status, read once: an HTTPStatus look-up is an enum call.
+#: Reason phrases by status.
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
@@ -136,12 +149,16 @@ def _default_message(status: int | None, category: Category) -> str:
 
 
 def _fallback(status: int | None) -> ErrorInfo:
-    category = Category.SERVER if status is None or status >= 500 else Category.CLIENT
+    """A response whose headers or body could not be read, judged by its status alone.
+
+    A 503 or 429 stays retryable: what broke was the reading, not the server's answer.
+    """
+    category, retryable, reason = classify(status, Extracted(format="unparsed"), NO_HINTS)
     return ErrorInfo(
         status=status,
         category=category,
         message=_default_message(status, category),
-        retryable=False,
+        retryable=retryable,
         format="unparsed",
-        retryable_reason="the response could not be parsed",
+        retryable_reason=f"{reason}; its headers or body could not be parsed",
     )

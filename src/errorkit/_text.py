@@ -20,9 +20,8 @@ def escape_control(text: str, limit: int | None = None) -> str:
     """
     if limit is not None and len(text) > limit:
         text = text[:limit] + "\u2026"
-    # Every character the pattern escapes is unprintable: most text is printable
-    # throughout, and one C-level scan proves it without the regex machinery.
-    # (A str subclass still goes through sub(), which returns a plain str.)
+    # Every character the pattern escapes is unprintable, so printable text has
+    # nothing to escape. (A str subclass goes through sub(), which returns a str.)
     if type(text) is str and text.isprintable():
         return text
     return _CONTROL.sub(_escape, text)

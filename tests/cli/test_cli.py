@@ -93,6 +93,19 @@ def test_explain_a_success_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert "not an error" in out
 
 
+def test_explain_reports_an_in_band_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Slack 200 with ``ok: false`` is explained as the error it reports, not a success."""
+    code, out, _ = run(
+        capsys, "explain", "--status", "200", "-H", "Content-Type: application/json",
+        "--body", '{"ok": false, "error": "ratelimited"}', "--json",
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0
+    assert (data["status"], data["error"], data["format"]) == (200, True, "slack")
+    assert data["category"] == "rate_limited"
+    assert data["retryable_reason"].startswith("200 in-band error")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

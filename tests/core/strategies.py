@@ -190,3 +190,48 @@ statuses = st.one_of(
     st.sampled_from([0, 200, 201, 204, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 529]),
     st.integers(min_value=-1000, max_value=100000),
 )
+
+_NAMES = st.one_of(_HEADER_NAMES, st.text(max_size=20), st.binary(max_size=20))
+_VALUES = st.one_of(
+    _CONTENT_TYPES,
+    st.text(max_size=60),
+    st.binary(max_size=60),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+)
+
+#: Anything a caller might pass as headers: real shapes, junk pairs, junk objects.
+junk_headers = st.one_of(
+    headers,
+    st.none(),
+    st.integers(),
+    st.text(max_size=200),
+    st.binary(max_size=200),
+    st.dictionaries(_NAMES, st.one_of(_VALUES, st.lists(_VALUES, max_size=3)), max_size=6),
+    st.lists(
+        st.one_of(
+            st.tuples(_NAMES, _VALUES),
+            st.tuples(_NAMES),
+            st.tuples(_NAMES, _VALUES, _VALUES),
+            st.lists(_VALUES, max_size=3),
+            st.text(max_size=60),
+            st.binary(max_size=60),
+            st.integers(),
+            st.none(),
+        ),
+        max_size=8,
+    ),
+)
+
+#: Anything a caller might pass as a status: ints of any range, numeric strings,
+#: None, booleans, floats and text that is no number (letters only).
+junk_statuses = st.one_of(
+    statuses,
+    st.none(),
+    st.booleans(),
+    st.floats(),
+    st.integers(min_value=-1000, max_value=2000).map(str),
+    st.text(alphabet="abcxyz -", max_size=10),
+)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import errorkit
 from errorkit._formats import (
     MAX_BODY,
     NOT_JSON,
@@ -22,9 +26,10 @@ from errorkit._formats import (
     unregister_format,
 )
 from errorkit._formats._registry import BUILTINS, reset_formats
-from errorkit._formats._util import duration, shape
+from errorkit._formats._util import as_seconds, shape
 from errorkit._headers import normalize_headers
 from errorkit._info import Category
+from errorkit.testing import strict_parsing
 
 DATA = Path(__file__).parent.parent / "data" / "formats"
 #: Expected values that default to "absent" when a case does not name them.
@@ -141,6 +146,17 @@ def test_user_recognizer_wins_over_builtins() -> None:
     assert recognize(_doc({"error": "Label is required"})).format == "mine"
 
 
+def test_the_register_format_example_runs() -> None:
+    """The recognizer in register_format's docstring registers and reads its shape."""
+    doc = register_format.__doc__ or ""
+    example = textwrap.dedent(doc.split("::\n", 1)[1].split("\n\n    `before`", 1)[0])
+    exec(compile(example, "register_format example", "exec"), {})  # noqa: S102 - our own docstring
+    info = errorkit.parse(503, {}, b'{"fault": {"reason": "busy", "id": 42, "retry_in": "5s"}}')
+    assert info is not None
+    assert (info.format, info.message, info.code) == ("acme", "busy", "42")
+    assert (info.retry_after, info.retry_after_source) == (5.0, "body:fault.retry_in")
+
+
 def test_user_recognizers_keep_registration_order() -> None:
     """Later registrations go after earlier ones, still ahead of the built-ins."""
 
@@ -216,15 +232,111 @@ def test_register_rejects_bad_input() -> None:
     assert "mine" not in format_names()
 
 
-def test_raising_recognizer_is_skipped() -> None:
-    """A recognizer that raises is skipped and the next one answers."""
+@shape("broken")
+def _broken(doc: Document) -> Extracted | None:
+    raise RuntimeError("bug in a plug-in")
 
-    @shape("broken")
-    def broken(doc: Document) -> Extracted | None:
-        raise RuntimeError("bug in a plug-in")
 
-    register_format(broken)
-    assert recognize(_doc({"error": "Label is required"})).format == "onecli"
+def test_raising_recognizer_is_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A recognizer that raises is skipped, logged at DEBUG with its traceback; the next answers."""
+    register_format(_broken)
+    with caplog.at_level(logging.DEBUG, logger="errorkit"):
+        assert recognize(_doc({"error": "Label is required"})).format == "onecli"
+    (record,) = [r for r in caplog.records if "broken" in r.getMessage()]
+    assert record.levelno == logging.DEBUG
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
+
+
+def test_strict_parsing_reraises_a_recognizer_crash() -> None:
+    """Under strict parsing the crash reaches the caller, through parse() too."""
+    register_format(_broken)
+    with strict_parsing(), pytest.raises(RuntimeError, match="plug-in"):
+        recognize(_doc({"error": "x"}))
+    with strict_parsing(), pytest.raises(RuntimeError, match="plug-in"):
+        errorkit.parse(400, {}, b'{"error": "x"}')
+    info = errorkit.parse(400, {}, b'{"error": "x"}')
+    assert info is not None
+    assert info.format == "onecli"
+
+
+def test_strict_parsing_reraises_what_parse_swallows(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """parse() logs a crash at DEBUG and answers "unparsed"; strict parsing re-raises it."""
+
+    def crash(*args: object) -> Document:
+        raise ValueError("decoder bug")
+
+    monkeypatch.setattr("errorkit._parse.build_document", crash)
+    with caplog.at_level(logging.DEBUG, logger="errorkit"):
+        info = errorkit.parse(503, {}, b"x")
+    assert info is not None
+    assert (info.status, info.format, info.category, info.retryable) == (
+        503,
+        "unparsed",
+        errorkit.Category.UNAVAILABLE,
+        True,
+    )
+    assert info.retryable_reason.endswith("its headers or body could not be parsed")
+    (record,) = caplog.records
+    assert record.levelno == logging.DEBUG
+    assert record.exc_info is not None
+    with strict_parsing(), pytest.raises(ValueError, match="decoder bug"):
+        errorkit.parse(503, {}, b"x")
+
+
+def test_strict_parsing_restores_the_previous_mode() -> None:
+    """Leaving a block, nested or not and even on an exception, restores the mode before it."""
+    register_format(_broken)
+
+    def strict() -> bool:
+        try:
+            recognize(_doc("x"))
+        except RuntimeError:
+            return True
+        return False
+
+    mode = strict_parsing()
+    with mode:
+        with strict_parsing():
+            assert strict()
+        assert strict()
+        with pytest.raises(KeyError), strict_parsing():
+            raise KeyError
+        assert strict()
+    assert not strict()
+
+
+def test_strict_parsing_as_a_decorator() -> None:
+    """Decorated sync and async functions run strict, each call, and the mode ends with them."""
+    register_format(_broken)
+
+    @strict_parsing()
+    def sync() -> None:
+        recognize(_doc("x"))
+
+    @strict_parsing()
+    async def asyn() -> None:
+        recognize(_doc("x"))
+
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            sync()
+        with pytest.raises(RuntimeError):
+            asyncio.run(asyn())
+    assert recognize(_doc("x")).format == "text"
+
+
+def test_strict_parsing_does_not_leak_into_other_threads() -> None:
+    """Strict mode in one thread leaves parsing in another thread lenient."""
+    register_format(_broken)
+    seen: list[str] = []
+    with strict_parsing():
+        thread = threading.Thread(target=lambda: seen.append(recognize(_doc("x")).format))
+        thread.start()
+        thread.join()
+    assert seen == ["text"]
 
 
 def test_recognizer_returning_garbage_is_skipped() -> None:
@@ -248,6 +360,12 @@ def test_blank_message_from_a_user_recognizer_is_cleaned() -> None:
     register_format(padded)
     assert recognize(_doc("x", status=400)).message == "hi"
     assert recognize(_doc("x", status=500)).message is None
+
+
+def test_shape_refuses_a_single_string_as_keys() -> None:
+    """``keys="error"`` would mean the letters e, r and o: it is refused."""
+    with pytest.raises(TypeError, match="not one string"):
+        shape("typo", keys="error")
 
 
 def test_keyed_recognizer_is_tried_only_when_a_key_is_present() -> None:
@@ -287,12 +405,6 @@ def test_concurrent_registration_is_consistent() -> None:
         f"thread-{i}" for i in range(16)
     )
     assert len(names) == len(set(names)) == len(BUILTINS) + 16
-
-
-def test_recognize_answers_even_for_a_broken_document() -> None:
-    """A malformed Document still gets an Extracted, never an exception."""
-    found = recognize(object())  # type: ignore[arg-type]
-    assert isinstance(found, Extracted)
 
 
 # --- build_document -------------------------------------------------------------------
@@ -424,5 +536,87 @@ def test_document_with_hostile_arguments_never_raises() -> None:
 )
 def test_duration(value: object, seconds: float | None) -> None:
     """Body durations normalise to seconds; negative, NaN, infinite and absurd are None."""
-    found = duration(value)
+    found = as_seconds(value)
     assert found == pytest.approx(seconds) if seconds is not None else found is None
+
+
+# --- the 2xx rule ---------------------------------------------------------------------
+
+
+def _in_band_cases() -> list[Any]:
+    return [case for case in _cases() if case.values[0]["expect"].get("in_band")]
+
+
+def _parse(case: dict[str, Any], **options: Any) -> errorkit.ErrorInfo | None:
+    return errorkit.parse(case["status"], case.get("headers") or {}, _body(case), **options)
+
+
+def test_in_band_samples_exist() -> None:
+    """The samples hold in-band errors inside a 200 (Slack, GraphQL, Cloudflare)."""
+    formats = {case.values[0]["expect"]["format"] for case in _in_band_cases()}
+    assert {"slack", "graphql"} <= formats
+    assert all(case.values[0]["status"] < 400 for case in _in_band_cases())
+
+
+@pytest.mark.parametrize("case", _in_band_cases())
+def test_in_band_errors_are_reported_only_on_request(case: dict[str, Any]) -> None:
+    """By default a 2xx carrying an in-band error is a success; with in_band=True, an error."""
+    assert _parse(case) is None
+    info = _parse(case, in_band=True)
+    assert info is not None
+    assert info.format == case["expect"]["format"]
+    assert info.status == case["status"]
+    assert info.retryable_reason.startswith(f"{case['status']} in-band error")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"ok": True, "channel": "C1"}),
+        json.dumps({"data": {"me": None}}),
+        "<html><title>ok: false</title></html>",
+        "",
+    ],
+)
+def test_a_success_without_an_in_band_error_is_none_either_way(body: str) -> None:
+    """A 200 whose body reports no in-band error is a success even with in_band=True."""
+    assert errorkit.parse(200, {}, body) is None
+    assert errorkit.parse(200, {}, body, in_band=True) is None
+
+
+def test_in_band_needs_the_whole_json_body() -> None:
+    """A Slack error cut at the bound is not JSON, so not an in-band error."""
+    body = json.dumps({"ok": False, "error": "ratelimited", "pad": "x" * 100})
+    assert errorkit.parse(200, {}, body, in_band=True) is not None
+    assert errorkit.parse(200, {}, body, in_band=True, max_body=30) is None
+
+
+def test_a_user_in_band_shape_must_be_json() -> None:
+    """A recognizer that flags a non-JSON success body in-band does not make it an error."""
+
+    @shape("xml-in-band")
+    def xml_in_band(doc: Document) -> Extracted | None:
+        return Extracted(format="xml-in-band", message="m", in_band=True)
+
+    register_format(xml_in_band)
+    assert errorkit.parse(200, {}, "<fault/>", in_band=True) is None
+    assert errorkit.parse(200, {}, '{"fault": 1}', in_band=True) is not None
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 301, 304, 399])
+def test_a_success_body_is_never_read_by_default(
+    status: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default, a success returns None without decoding its body or its JSON."""
+
+    def fail(*args: object, **kwargs: object) -> object:
+        pytest.fail("the body of a success was decoded")
+
+    monkeypatch.setattr("errorkit._parse.build_document", fail)
+    monkeypatch.setattr("errorkit._parse.normalize_headers", fail)
+    monkeypatch.setattr(json, "loads", fail)  # the one the document builder calls
+    body = b'{"ok": false, "error": "ratelimited"}'
+    assert errorkit.parse(status, {"Content-Type": "application/json"}, body) is None
+    # the stand-ins are live: asking for in-band errors reaches them
+    with pytest.raises(pytest.fail.Exception):
+        errorkit.parse(status, {"Content-Type": "application/json"}, body, in_band=True)

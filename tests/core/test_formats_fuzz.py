@@ -1,4 +1,8 @@
-"""Hostile input to the body-shape seam: it never raises and its work stays bounded."""
+"""Hostile input to the body-shape seam and to parse(): no crash, and bounded work.
+
+Everything here runs under `strict_parsing()`, so a recognizer or a parse step
+that raises fails the test instead of being swallowed by parse()'s guards.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.strategies import bodies, error_objects, headers, statuses
+import errorkit
+from core.strategies import bodies, error_objects, headers, junk_headers, junk_statuses, statuses
 from errorkit._formats import MAX_BODY, Extracted, build_document, recognize
 from errorkit._formats._util import MAX_ITEMS
 from errorkit._headers import normalize_headers
 from errorkit._info import Category
+from errorkit.testing import strict_parsing
 
 DATA = Path(__file__).parent.parent / "data" / "formats"
 YEAR = 365 * 24 * 3600.0
@@ -80,7 +86,9 @@ def check(found: object) -> None:
 
 
 def run(status: int, heads: object, body: object, max_body: int = MAX_BODY) -> Extracted:
-    found = recognize(build_document(status, normalize_headers(heads), body, max_body))
+    """Recognize a body under strict parsing: a recognizer that raises fails the test."""
+    with strict_parsing():
+        found = recognize(build_document(status, normalize_headers(heads), body, max_body))
     check(found)
     return found
 
@@ -261,3 +269,58 @@ def test_adversarial_www_authenticate(value: str) -> None:
     started = time.perf_counter()
     run(401, {"www-authenticate": value}, "")
     assert time.perf_counter() - started < SANITY_SECONDS
+
+
+# --- parse() itself -------------------------------------------------------------------
+
+
+def _success(status: object) -> bool:
+    """Whether parse() must call `status` a success (an int in 100..399, or its digits)."""
+    if isinstance(status, str) and status.strip().lstrip("-").isdigit():
+        status = int(status)
+    return isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 400
+
+
+def _length(body: object) -> int:
+    return len(body) if isinstance(body, (bytes, str)) else 0
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    status=junk_statuses,
+    heads=junk_headers,
+    body=bodies,
+    in_band=st.booleans(),
+    max_body=st.one_of(st.just(MAX_BODY), st.integers(min_value=0, max_value=400)),
+)
+def test_parse_keeps_its_contract(
+    status: Any, heads: Any, body: bytes | str | None, in_band: bool, max_body: int
+) -> None:
+    """Any status, headers and body: None for a success, else an ErrorInfo with a real message.
+
+    Strict: an exception anywhere in parse() fails the test rather than being reported
+    as an "unparsed" error.
+    """
+    with strict_parsing():
+        info = errorkit.parse(status, heads, body, max_body=max_body, in_band=in_band)
+    if _success(status) and not in_band:
+        assert info is None
+        return
+    if info is None:
+        assert _success(status)
+        return
+    assert isinstance(info, errorkit.ErrorInfo)
+    assert isinstance(info.message, str)
+    assert info.message.strip()
+    assert isinstance(info.format, str)
+    assert info.format
+    assert info.format != "unparsed"
+    if isinstance(info.body, str):
+        assert len(info.body) <= max_body
+    else:
+        # JSON is decoded only from a body that fits the bound whole.
+        assert isinstance(info.body, (dict, list))
+        assert _length(body) <= max_body + 1  # a str body may lose a byte-order mark
+    if _success(status):
+        assert in_band
+        assert info.retryable_reason.startswith(f"{int(status)} in-band error")

@@ -14,15 +14,16 @@ import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
+import errorkit
 from errorkit._headers import (
     MAX_HEADER_BLOCK,
     MAX_HEADER_FIELDS,
     MAX_HEADER_VALUE,
     normalize_headers,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def test_dict_names_are_lowercased_and_values_stripped() -> None:
@@ -143,11 +144,18 @@ class _HostileName(str):
         raise RuntimeError("boom")
 
 
-def test_hostile_objects_never_raise() -> None:
-    """A headers object that raises mid-iteration keeps the pairs read before."""
-    assert normalize_headers(_Hostile()) == {"retry-after": "5"}
-    assert normalize_headers(_NoItems()) == {}
-    assert normalize_headers([(_HostileName("X-A"), "1"), ("X-B", "2")]) == {"x-b": "2"}
+@pytest.mark.parametrize(
+    "hostile",
+    [_Hostile(), _NoItems(), [(_HostileName("X-A"), "1"), ("X-B", "2")]],
+    ids=["raises mid-iteration", "items raises", "name raises"],
+)
+def test_hostile_objects_raise_but_parse_answers(hostile: object) -> None:
+    """A headers object that raises while read lets that error out; parse() still answers."""
+    with pytest.raises(RuntimeError, match="boom"):
+        normalize_headers(hostile)
+    info = errorkit.parse(429, hostile, b'{"error": "slow down"}')
+    assert info is not None
+    assert (info.status, info.format) == (429, "unparsed")
 
 
 def test_values_and_fields_are_bounded() -> None:

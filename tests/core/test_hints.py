@@ -466,8 +466,8 @@ def test_request_id_is_escaped_and_bounded() -> None:
 
 
 def test_no_headers_no_hints() -> None:
-    """Empty headers give the shared NO_HINTS value."""
-    assert read_hints({}) is NO_HINTS
+    """Empty headers give no hint at all."""
+    assert read_hints({}) == NO_HINTS
 
 
 def test_non_dict_headers_are_normalized() -> None:

@@ -1,86 +1,99 @@
-"""The carriers' fast constructors build exactly what their dataclass constructors build."""
+"""The carriers are plain frozen dataclasses: keyword-only, slotted, checked, copyable."""
 
 from __future__ import annotations
 
 import dataclasses
 import pickle
-from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 import errorkit
-from errorkit._formats._base import Document, Extracted, document, extracted
-from errorkit._info import Category, ErrorInfo, builder, fast_frozen_init
+from errorkit import Document, ErrorInfo, Extracted
+from errorkit._hints import ServerHints
+from errorkit._info import Category
+
+CARRIERS: list[tuple[type[Any], dict[str, Any]]] = [
+    (ErrorInfo, {"status": 500, "category": Category.SERVER, "message": "boom"}),
+    (Extracted, {"format": "x"}),
+    (Document, {"status": 400, "headers": {}, "media_type": "", "text": ""}),
+    (ServerHints, {}),
+]
+IDS = [cls.__name__ for cls, _ in CARRIERS]
 
 
-def test_builder_matches_the_constructor() -> None:
-    """Given fields are kept, absent ones read the defaults, factories give fresh values."""
-    fast = extracted(format="openai", message="m", code="c")
-    slow = Extracted(format="openai", message="m", code="c")
-    assert fast == slow
-    assert repr(fast) == repr(slow)
-    assert (fast.details, fast.retryable, fast.in_band, fast.extra) == ((), None, False, {})
-    assert extracted(format="x").extra is not extracted(format="x").extra
-    made = document(status=400, headers={}, media_type="", text="", json=None)
-    assert made == Document(status=400, headers={}, media_type="", text="", json=None)
-
-
-def test_carriers_stay_frozen_and_picklable() -> None:
-    """A built value refuses assignment, pickles, and `dataclasses.replace` works on it."""
-    info = errorkit.parse(429, {"Retry-After": "3"}, b'{"error": {"message": "slow down"}}')
-    assert info is not None
+@pytest.mark.parametrize(("cls", "fields"), CARRIERS, ids=IDS)
+def test_carriers_are_frozen_and_slotted(cls: type[Any], fields: dict[str, Any]) -> None:
+    """Assignment raises, and instances have slots instead of a __dict__."""
+    value = cls(**fields)
+    name = dataclasses.fields(cls)[0].name
     with pytest.raises(dataclasses.FrozenInstanceError):
-        info.message = "changed"  # type: ignore[misc]
-    assert pickle.loads(pickle.dumps(info)) == info
-    assert dataclasses.replace(info, message="other").message == "other"
-    assert dataclasses.asdict(info)["retry_after"] == 3.0
-    found = extracted(format="x", code="c")
-    assert pickle.loads(pickle.dumps(found)) == found
+        setattr(value, name, None)
+    assert "__slots__" in vars(cls)
+    assert not hasattr(value, "__dict__")
 
 
-def test_fast_init_keeps_signature_defaults_and_errors() -> None:
-    """The generated ``__init__`` takes keywords only, applies defaults and factories."""
-    info = ErrorInfo(status=500, category=Category.SERVER, message="boom")
-    assert (info.code, info.details, info.format, info.retryable_reason) == (None, (), "empty", "")
+@pytest.mark.parametrize(("cls", "fields"), CARRIERS, ids=IDS)
+def test_carriers_take_keywords_only(cls: type[Any], fields: dict[str, Any]) -> None:
+    """Every field is keyword-only: a positional argument raises TypeError."""
+    assert all(field.kw_only for field in dataclasses.fields(cls))
     with pytest.raises(TypeError):
-        ErrorInfo(500, Category.SERVER, "boom")  # type: ignore[call-arg]
+        cls(*(list(fields.values()) or [None]))
+
+
+def test_a_misspelt_field_raises() -> None:
+    """A typo in a field name is a TypeError for ErrorInfo and Extracted alike."""
+    with pytest.raises(TypeError, match="mesage"):
+        ErrorInfo(status=500, category=Category.SERVER, mesage="boom")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="mesage"):
+        Extracted(format="x", mesage="typo")  # type: ignore[call-arg]
+
+
+def test_required_fields_are_required() -> None:
+    """ErrorInfo needs status, category and message; Extracted needs its format."""
     with pytest.raises(TypeError):
         ErrorInfo(status=500, category=Category.SERVER)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        ErrorInfo(status=500, category=Category.SERVER, message="m", nope=1)  # type: ignore[call-arg]
-    assert Extracted(format="x").extra == {}
+        Extracted(message="x")  # type: ignore[call-arg]
+
+
+def test_defaults_are_unchanged() -> None:
+    """The public defaults: no code, no details, format "empty", a fresh extra dict."""
+    info = ErrorInfo(status=500, category=Category.SERVER, message="boom")
+    assert (info.code, info.details, info.format, info.retryable_reason) == (None, (), "empty", "")
+    assert (info.retryable, info.retry_after, info.should_retry, info.body) == (
+        False,
+        None,
+        None,
+        None,
+    )
+    found = Extracted(format="x")
+    assert (found.message, found.details, found.retryable, found.in_band, found.extra) == (
+        None,
+        (),
+        None,
+        False,
+        {},
+    )
     assert Extracted(format="x").extra is not Extracted(format="x").extra
 
 
-def test_only_plain_frozen_keyword_dataclasses_are_accepted() -> None:
-    """Slots, mutability, positional fields and __post_init__ are refused with TypeError."""
+def test_parsed_info_pickles_compares_and_replaces() -> None:
+    """A parsed ErrorInfo pickles, compares by value, and `dataclasses.replace` copies it."""
+    info = errorkit.parse(429, {"Retry-After": "3"}, b'{"error": {"message": "slow down"}}')
+    assert info is not None
+    assert pickle.loads(pickle.dumps(info)) == info
+    changed = dataclasses.replace(info, message="other")
+    assert changed.message == "other"
+    assert changed != info
+    assert dataclasses.replace(changed, message=info.message) == info
+    assert dataclasses.asdict(info)["retry_after"] == 3.0
+    with pytest.raises(TypeError):
+        dataclasses.replace(info, mesage="typo")  # type: ignore[call-arg]
 
-    @dataclass(frozen=True, slots=True, kw_only=True)
-    class Slotted:
-        a: int
 
-    @dataclass(kw_only=True)
-    class Mutable:
-        a: int
-
-    @dataclass(frozen=True)
-    class Positional:
-        a: int
-
-    @dataclass(frozen=True, kw_only=True)
-    class Checked:
-        a: int
-
-        def __post_init__(self) -> None:
-            pass
-
-    @dataclass(frozen=True, kw_only=True)
-    class Hidden:
-        a: int
-        b: list[int] = field(default_factory=list, init=False)
-
-    for cls in (Slotted, Mutable, Positional, Checked, Hidden):
-        with pytest.raises(TypeError, match="plain frozen"):
-            fast_frozen_init(cls)
-        with pytest.raises(TypeError, match="plain frozen"):
-            builder(cls)
+def test_extracted_pickles_and_replaces() -> None:
+    """An Extracted with details and extra survives pickling and `replace`."""
+    found = Extracted(format="x", code="c", details=({"a": 1},), extra={"k": "v"})
+    assert pickle.loads(pickle.dumps(found)) == found
+    assert dataclasses.replace(found, code="d").extra == {"k": "v"}

@@ -5,11 +5,14 @@ A change that breaks a caller's types fails `mypy` here before it reaches a user
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import requests
 from typing_extensions import assert_type
 
 import errorkit
+import errorkit.testing
 from errorkit import Category, ErrorInfo, RetryBudget, RetryPolicy
 from errorkit.aiohttp import RetryMiddleware
 from errorkit.httpx import AsyncRetryTransport, RetryTransport
@@ -25,7 +28,7 @@ if info is not None:
     assert_type(info.details, tuple[object, ...])
 
 policy = RetryPolicy(max_attempts=4, deadline=10.0, budget=RetryBudget(ratio=0.2))
-assert_type(policy.with_changes(max_attempts=2), RetryPolicy)
+assert_type(dataclasses.replace(policy, max_attempts=2), RetryPolicy)
 decision = policy.decide(
     attempt=1,
     elapsed=0.0,
@@ -51,3 +54,34 @@ except errorkit.RateLimitError as exc:
     assert_type(exc.retry_after, float | None)
 except errorkit.APIConnectionError as exc:
     assert_type(exc.info.category, Category)
+
+assert_type(errorkit.parse(200, {}, b'{"ok": false}', in_band=True), ErrorInfo | None)
+
+
+@errorkit.shape("acme", keys=["fault"])
+def acme(doc: errorkit.Document) -> errorkit.Extracted | None:
+    """A user's recognizer, written with the public helpers only."""
+    fault = errorkit.envelope(doc.json, "fault")
+    assert_type(fault, dict[str, object] | None)
+    if fault is None:
+        return None
+    message = errorkit.as_text(fault.get("reason"))
+    assert_type(message, str | None)
+    assert_type(errorkit.as_code(fault.get("id")), str | None)
+    assert_type(errorkit.as_status(fault.get("status")), int | None)
+    assert_type(errorkit.as_seconds(fault.get("wait")), float | None)
+    return errorkit.Extracted(format="acme", message=message)
+
+
+assert_type(acme, errorkit.Recognizer)
+assert_type(errorkit.register_format(acme, before="slack"), errorkit.Recognizer)
+
+
+@errorkit.testing.strict_parsing()
+def strictly() -> ErrorInfo | None:
+    return errorkit.parse(500, None, b"")
+
+
+assert_type(strictly(), ErrorInfo | None)
+with errorkit.testing.strict_parsing():
+    errorkit.parse(500)

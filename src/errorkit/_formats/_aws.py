@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from errorkit._formats._base import NOT_JSON, Document, Extracted, extracted
+from errorkit._formats._base import NOT_JSON, Document, Extracted
 from errorkit._formats._markup import child_text, local, parse_xml, walk
-from errorkit._formats._util import MAX_ITEMS, first_text, hints, shape, text
+from errorkit._formats._util import MAX_ITEMS, as_text, first_text, hints, shape
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -37,7 +37,7 @@ def aws(doc: Document) -> Extracted | None:
         return None
     name = _name(raw) or _name(header) or _name(first_text(obj, _NAME_KEYS[1:]))
     found = hints(obj)
-    return extracted(
+    return Extracted(
         format="aws",
         message=first_text(obj, _MESSAGE_KEYS),
         code=name,
@@ -53,7 +53,7 @@ def _name(value: object) -> str | None:
     """``ThrottlingException`` from ``ns#ThrottlingException:http://...``."""
     if not isinstance(value, str):
         return None
-    return text(value.rpartition("#")[2].partition(":")[0])
+    return as_text(value.rpartition("#")[2].partition(":")[0])
 
 
 @shape("aws-xml")
@@ -71,7 +71,7 @@ def aws_xml(doc: Document) -> Extracted | None:
     error = errors[0]
     name = child_text(error, "code")
     fault = child_text(error, "type")
-    return extracted(
+    return Extracted(
         format="aws-xml",
         message=child_text(error, "message"),
         code=name,

@@ -8,8 +8,8 @@ with the ``request-id``. OData v3 (verbose JSON, SharePoint):
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted, extracted
-from errorkit._formats._util import first_text, hints, items, shape, text
+from errorkit._formats._base import Document, Extracted
+from errorkit._formats._util import as_text, envelope, first_text, hints, items, shape
 
 _INNER_KEYS = ("innererror", "innerError")
 _MARKERS = frozenset({"innererror", "innerError", "target", "details", "additionalInfo"})
@@ -20,15 +20,15 @@ _REQUEST_ID_KEYS = ("request-id", "requestId", "client-request-id")
 def azure(doc: Document) -> Extracted | None:
     """An OData v4 / Azure error envelope with a string ``code``."""
     obj = doc.json
-    err = obj.get("error") if isinstance(obj, dict) else None
-    if not isinstance(err, dict):
+    err = envelope(obj)
+    if err is None:
         return None
-    machine = text(err.get("code"))
+    machine = as_text(err.get("code"))
     message = _message(err.get("message"))
     if machine is None and not (message and not _MARKERS.isdisjoint(err)):
         return None
     found = hints(obj, err)
-    return extracted(
+    return Extracted(
         format="azure",
         message=message,
         code=machine,
@@ -44,22 +44,21 @@ def azure(doc: Document) -> Extracted | None:
 @shape("odata", keys=["odata.error"])
 def odata(doc: Document) -> Extracted | None:
     """An OData v3 error: ``{"odata.error": {"code", "message": {"value"}}}``."""
-    obj = doc.json
-    err = obj.get("odata.error") if isinstance(obj, dict) else None
-    if not isinstance(err, dict):
+    err = envelope(doc.json, "odata.error")
+    if err is None:
         return None
-    return extracted(
+    return Extracted(
         format="odata",
         message=_message(err.get("message")),
-        code=text(err.get("code")),
+        code=as_text(err.get("code")),
         request_id=_inner_request_id(err),
     )
 
 
 def _message(value: object) -> str | None:
     if isinstance(value, dict):
-        return text(value.get("value"))
-    return text(value)
+        return as_text(value.get("value"))
+    return as_text(value)
 
 
 def _inner_request_id(err: dict[str, object]) -> str | None:
@@ -71,5 +70,5 @@ def _inner_request_id(err: dict[str, object]) -> str | None:
 
 
 def _target(err: dict[str, object]) -> dict[str, object]:
-    target = text(err.get("target"))
+    target = as_text(err.get("target"))
     return {"target": target} if target else {}

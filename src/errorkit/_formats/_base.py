@@ -8,19 +8,15 @@ that answers wins, so specific shapes come before generic ones.
 A recognizer may also carry ``keys``: a set of top-level JSON object keys, one of
 which must be present for it to be tried (absent or None: tried for every body,
 as markup and text recognizers need). The registry indexes recognizers by these
-keys, so choosing the candidates for a body does not cost a call per recognizer.
+keys: a keyed recognizer is never called for a body without one of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, cast
-
-from errorkit._info import builder, fast_frozen_init
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from typing_extensions import Required, TypedDict, Unpack
-
     from errorkit._headers import Headers
     from errorkit._info import Category
 
@@ -37,8 +33,7 @@ class _NotJSON:
 NOT_JSON = _NotJSON()
 
 
-@fast_frozen_init
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Document:
     """One response body, decoded once, handed to every recognizer.
 
@@ -57,8 +52,7 @@ class Document:
     json: object = NOT_JSON
 
 
-@fast_frozen_init
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Extracted:
     """What a recognizer found in a body. Every field but `format` is optional.
 
@@ -95,43 +89,16 @@ class Extracted:
 
 
 class Recognizer(Protocol):
-    """Turns a `Document` of its own shape into an `Extracted`, else None."""
+    """Turns a `Document` of its own shape into an `Extracted`, else None.
+
+    Any callable with a non-empty str ``name`` is one. It returns None for a body
+    that is not its shape; it should not raise (one that does is skipped, and
+    logged at DEBUG on the ``errorkit`` logger). An optional ``keys`` attribute, a
+    set of top-level JSON object keys, restricts it to JSON objects carrying one of
+    them; without it (or with None) it is tried for every body. `shape()` declares
+    a function as one.
+    """
 
     name: str
 
     def __call__(self, doc: Document, /) -> Extracted | None: ...
-
-
-if TYPE_CHECKING:
-
-    class ExtractedFields(TypedDict, total=False):
-        """The keyword arguments of `Extracted`, for its unchecked builder."""
-
-        format: Required[str]
-        message: str | None
-        code: str | None
-        type: str | None
-        details: tuple[object, ...]
-        retry_after: float | None
-        retry_after_source: str | None
-        request_id: str | None
-        status: int | None
-        category: Category | None
-        retryable: bool | None
-        in_band: bool
-        extra: dict[str, object]
-
-    class _ExtractedBuilder(Protocol):
-        def __call__(self, **fields: Unpack[ExtractedFields]) -> Extracted: ...
-
-    class _DocumentBuilder(Protocol):
-        def __call__(
-            self, *, status: int, headers: Headers, media_type: str, text: str, json: object
-        ) -> Document: ...
-
-
-#: `Extracted(...)` for the built-in recognizers: same fields, a third of the cost
-#: (see `builder`); type-checked through `ExtractedFields`.
-extracted = cast("_ExtractedBuilder", builder(Extracted))
-#: `Document(...)` with every field given, for `build_document`.
-document = cast("_DocumentBuilder", builder(Document))

@@ -11,17 +11,17 @@ because the message alone does not say which field failed.
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted, extracted
+from errorkit._formats._base import Document, Extracted
 from errorkit._formats._util import (
+    as_status,
+    as_text,
     field_errors,
     field_message,
     first,
     first_text,
     hints,
-    http_status,
     items,
     shape,
-    text,
 )
 
 _NESTED_MESSAGE_KEYS = ("message", "msg", "detail", "error", "description")
@@ -39,18 +39,18 @@ def fastapi(doc: Document) -> Extracted | None:
     detail = obj.get("detail") if isinstance(obj, dict) else None
     details: tuple[object, ...] = ()
     if isinstance(detail, str):
-        message, kind, details = text(detail), None, ()
+        message, kind, details = as_text(detail), None, ()
     elif isinstance(detail, list) and detail:
         head = detail[0]
         message = _entry_message(head)
-        kind = text(head.get("type")) if isinstance(head, dict) else None
+        kind = as_text(head.get("type")) if isinstance(head, dict) else None
         details = items(detail)
     elif isinstance(detail, dict):
         message, kind, details = first_text(detail, _NESTED_MESSAGE_KEYS), None, ()
     else:
         return None
     found = hints(obj, detail, "detail.")
-    return extracted(
+    return Extracted(
         format="fastapi",
         message=message,
         type=kind,
@@ -64,8 +64,8 @@ def fastapi(doc: Document) -> Extracted | None:
 
 def _entry_message(entry: object) -> str | None:
     if isinstance(entry, dict):
-        return text(entry.get("msg")) or text(entry.get("message"))
-    return text(entry)
+        return as_text(entry.get("msg")) or as_text(entry.get("message"))
+    return as_text(entry)
 
 
 @shape("drf")
@@ -77,7 +77,7 @@ def drf(doc: Document) -> Extracted | None:
     violations = field_errors(obj)
     if not violations:
         return None
-    return extracted(
+    return Extracted(
         format="drf",
         message=field_message(violations[0]),
         details=tuple(violations),
@@ -90,14 +90,14 @@ def spring(doc: Document) -> Extracted | None:
     obj = doc.json
     if not isinstance(obj, dict) or not isinstance(obj.get("error"), str):
         return None
-    status = http_status(obj.get("status"))
+    status = as_status(obj.get("status"))
     if status is None or not isinstance(obj.get("path"), str):
         return None
-    message = text(obj.get("message"))
+    message = as_text(obj.get("message"))
     found = hints(obj)
-    return extracted(
+    return Extracted(
         format="spring",
-        message=message if message and message != _SPRING_EMPTY else text(obj.get("error")),
+        message=message if message and message != _SPRING_EMPTY else as_text(obj.get("error")),
         status=status,
         details=items(obj.get("errors")),
         request_id=found.request_id,
@@ -111,14 +111,14 @@ def nestjs(doc: Document) -> Extracted | None:
     obj = doc.json
     if not isinstance(obj, dict):
         return None
-    status = http_status(obj.get("statusCode"))
+    status = as_status(obj.get("statusCode"))
     message = obj.get("message")
     if status is None or not isinstance(message, (str, list)):
         return None
     found = hints(obj)
-    return extracted(
+    return Extracted(
         format="nestjs",
-        message=text(message) or text(first(message)),
+        message=as_text(message) or as_text(first(message)),
         status=status,
         details=items(message, 1),
         retry_after=found.retry_after,

@@ -14,19 +14,19 @@ from __future__ import annotations
 import json
 import re
 
-from errorkit._formats._base import NOT_JSON, Document, Extracted, extracted
+from errorkit._formats._base import NOT_JSON, Document, Extracted
 from errorkit._formats._markup import html_page, looks_like_html, looks_like_xml, xml_text
 from errorkit._formats._oauth import www_authenticate
 from errorkit._formats._util import (
-    code,
+    as_code,
+    as_status,
+    as_text,
     field_errors,
     field_message,
     first,
     hints,
-    http_status,
     is_token,
     items,
-    text,
 )
 
 #: Longest first line of a text body kept as the message.
@@ -65,7 +65,7 @@ def fallback(doc: Document) -> Extracted:
     if doc.json is not NOT_JSON:
         return unknown_json(doc.json)
     if not doc.text.strip():
-        return extracted(format="empty")
+        return Extracted(format="empty")
     if looks_like_html(doc):
         return html_page(doc)
     if looks_like_xml(doc):
@@ -77,17 +77,18 @@ def unknown_json(value: object) -> Extracted:
     """A JSON body of no known shape: message, code and hints from the usual keys."""
     if isinstance(value, list):
         message, details = _from_list(value, 0)
-        return extracted(format="json", message=message, details=details)
+        return Extracted(format="json", message=message, details=details)
     if not isinstance(value, dict):
-        return extracted(format="json")
+        return Extracted(format="json")
     message, details, key = _message(value, 0)
     err = value.get("error")
     found = hints(value, err)
-    return extracted(
+    return Extracted(
         format="json",
         message=message,
         code=_code(value, err, key),
-        type=text(value.get("type")) or (text(err.get("type")) if isinstance(err, dict) else None),
+        type=as_text(value.get("type"))
+        or (as_text(err.get("type")) if isinstance(err, dict) else None),
         status=_status(value),
         details=details,
         retry_after=found.retry_after,
@@ -113,7 +114,7 @@ def _message(obj: dict[str, object], depth: int) -> tuple[str | None, tuple[obje
 
 def _from_value(value: object, depth: int) -> tuple[str | None, tuple[object, ...]]:
     if isinstance(value, str):
-        return text(value), ()
+        return as_text(value), ()
     if depth >= _MAX_DEPTH:
         return None, ()
     if isinstance(value, list):
@@ -134,11 +135,11 @@ def _from_list(value: list[object], depth: int) -> tuple[str | None, tuple[objec
 
 def _code(obj: dict[str, object], err: object, message_key: str) -> str | None:
     for key in _CODE_KEYS:
-        found = code(obj.get(key))
+        found = as_code(obj.get(key))
         if found is not None:
             return found
     if isinstance(err, dict):
-        return code(err.get("code"))
+        return as_code(err.get("code"))
     # {"error": "not_found", "message": "..."}: the error member is a code
     if message_key != "error" and isinstance(err, str) and is_token(err):
         return err
@@ -147,7 +148,7 @@ def _code(obj: dict[str, object], err: object, message_key: str) -> str | None:
 
 def _status(obj: dict[str, object]) -> int | None:
     for key in _STATUS_KEYS:
-        found = http_status(obj.get(key))
+        found = as_status(obj.get(key))
         if found is not None:
             return found
     return None
@@ -159,13 +160,13 @@ def plain_text(body: str) -> Extracted:
     if stripped.startswith(("{", "[")):
         salvaged = _salvage(stripped)
         if salvaged is not None:
-            return extracted(format="text", message=salvaged)
+            return Extracted(format="text", message=salvaged)
     lines = stripped[:_MAX_LINE].splitlines()
     line = lines[0].strip() if lines else ""
     if len(line) >= 2 and line[0] == line[-1] == '"':
         # a bare JSON string: "Not Found"
         line = _unquote(line) or line
-    return extracted(format="text", message=line or None)
+    return Extracted(format="text", message=line or None)
 
 
 def _salvage(body: str) -> str | None:
@@ -178,4 +179,4 @@ def _unquote(quoted: str) -> str | None:
         value = json.loads(quoted)
     except ValueError:
         return None
-    return text(value)
+    return as_text(value)

@@ -13,8 +13,16 @@ from __future__ import annotations
 
 from typing import NamedTuple, TypeGuard
 
-from errorkit._formats._base import Document, Extracted, extracted
-from errorkit._formats._util import MAX_ITEMS, duration, hints, http_status, shape, text
+from errorkit._formats._base import Document, Extracted
+from errorkit._formats._util import (
+    MAX_ITEMS,
+    as_seconds,
+    as_status,
+    as_text,
+    envelope,
+    hints,
+    shape,
+)
 from errorkit._info import Category
 
 # Only the canonical codes that name one category; RESOURCE_EXHAUSTED may be a
@@ -77,24 +85,24 @@ class _Details(NamedTuple):
 def google(doc: Document) -> Extracted | None:
     """An AIP-193 error: an integer ``code`` inside ``error``."""
     obj = doc.json
-    err = obj.get("error") if isinstance(obj, dict) else None
-    if not isinstance(err, dict):
+    err = envelope(obj)
+    if err is None:
         return None
     number = err.get("code")
     legacy = err.get("errors")
     if isinstance(number, bool) or not (isinstance(number, int) or _is_legacy(legacy)):
         return None
     found = _details(err.get("details"))
-    status = text(err.get("status"))
+    status = as_text(err.get("status"))
     first: dict[str, object] = legacy[0] if _is_legacy(legacy) else {}
-    reason = found.reason or text(first.get("reason"))
+    reason = found.reason or as_text(first.get("reason"))
     body = hints(obj, err)
-    return extracted(
+    return Extracted(
         format="google",
-        message=text(err.get("message")) or text(first.get("message")),
+        message=as_text(err.get("message")) or as_text(first.get("message")),
         code=reason or status,
         type=status,
-        status=http_status(number),
+        status=as_status(number),
         details=found.violations or _rest(legacy),
         category=_CATEGORIES.get(status or "") or _LEGACY_CATEGORIES.get(reason or ""),
         retry_after=found.retry_after if found.retry_after is not None else body.retry_after,
@@ -115,9 +123,9 @@ def grpc(doc: Document) -> Extracted | None:
         return None
     name = _GRPC_NAMES[number]
     found = _details(obj.get("details"))
-    return extracted(
+    return Extracted(
         format="grpc",
-        message=text(obj.get("message")),
+        message=as_text(obj.get("message")),
         code=found.reason or name,
         type=name,
         details=found.violations,
@@ -152,11 +160,11 @@ def _details(details: object) -> _Details:
             continue
         kind = detail["@type"].rpartition("/")[2]
         if kind == "google.rpc.ErrorInfo":
-            reason = reason or text(detail.get("reason"))
+            reason = reason or as_text(detail.get("reason"))
         elif kind == "google.rpc.RetryInfo" and retry_after is None:
-            retry_after = duration(detail.get("retryDelay"))
+            retry_after = as_seconds(detail.get("retryDelay"))
         elif kind == "google.rpc.RequestInfo":
-            request_id = request_id or text(detail.get("requestId"))
+            request_id = request_id or as_text(detail.get("requestId"))
         elif kind in _VIOLATIONS:
             listed = detail.get(_VIOLATIONS[kind])
             if isinstance(listed, list):

@@ -8,8 +8,8 @@ code is ``extensions.code`` (Apollo, Hasura, Shopify) or the error's own ``type`
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted, extracted
-from errorkit._formats._util import first_text, hints, items, shape, text
+from errorkit._formats._base import Document, Extracted
+from errorkit._formats._util import as_text, first_text, hints, items, shape
 from errorkit._info import Category
 
 _MEMBERS = frozenset({"locations", "path", "extensions"})
@@ -40,13 +40,13 @@ def graphql(doc: Document) -> Extracted | None:
     if "data" not in obj and not graphql_type and _MEMBERS.isdisjoint(head):
         return None
     extensions = head.get("extensions")
-    machine = (first_text(extensions, ("code",)) if isinstance(extensions, dict) else None) or text(
-        head.get("type")
-    )
+    machine = (
+        first_text(extensions, ("code",)) if isinstance(extensions, dict) else None
+    ) or as_text(head.get("type"))
     found = hints(None, extensions, "errors[0].extensions.")
-    return extracted(
+    return Extracted(
         format="graphql",
-        message=text(head.get("message")),
+        message=as_text(head.get("message")),
         code=machine,
         details=items(errors, 1),
         category=_CATEGORIES.get((machine or "").upper()),

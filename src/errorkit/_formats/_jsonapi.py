@@ -5,8 +5,8 @@ Told from GraphQL by its members: a JSON:API error object has no ``message``.
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted, extracted
-from errorkit._formats._util import code, http_status, items, shape, text
+from errorkit._formats._base import Document, Extracted
+from errorkit._formats._util import as_code, as_status, as_text, items, shape
 
 _MEMBERS = frozenset({"title", "detail", "source", "status", "links"})
 
@@ -25,12 +25,12 @@ def jsonapi(doc: Document) -> Extracted | None:
     if not typed and ("message" in head or _MEMBERS.isdisjoint(head)):
         return None
     meta = head.get("meta")
-    return extracted(
+    return Extracted(
         format="jsonapi",
-        message=text(head.get("detail")) or text(head.get("title")),
-        code=code(head.get("code")),
-        status=http_status(head.get("status")),
+        message=as_text(head.get("detail")) or as_text(head.get("title")),
+        code=as_code(head.get("code")),
+        status=as_status(head.get("status")),
         details=items(errors, 1),
-        request_id=text(meta.get("request_id")) if isinstance(meta, dict) else None,
+        request_id=as_text(meta.get("request_id")) if isinstance(meta, dict) else None,
         extra={"source": head["source"]} if isinstance(head.get("source"), dict) else {},
     )

@@ -7,8 +7,8 @@ The reason is a fixed vocabulary (``metav1.StatusReason``), so it names the cate
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted, extracted
-from errorkit._formats._util import duration, http_status, items, shape, text
+from errorkit._formats._base import Document, Extracted
+from errorkit._formats._util import as_seconds, as_status, as_text, items, shape
 from errorkit._info import Category
 
 _CATEGORIES = {
@@ -34,15 +34,15 @@ def kubernetes(doc: Document) -> Extracted | None:
     obj = doc.json
     if not isinstance(obj, dict) or obj.get("kind") != "Status" or obj.get("status") == "Success":
         return None
-    reason = text(obj.get("reason"))
+    reason = as_text(obj.get("reason"))
     details = obj.get("details")
     details = details if isinstance(details, dict) else {}
-    wait = duration(details.get("retryAfterSeconds"))
-    return extracted(
+    wait = as_seconds(details.get("retryAfterSeconds"))
+    return Extracted(
         format="kubernetes",
-        message=text(obj.get("message")),
+        message=as_text(obj.get("message")),
         code=reason,
-        status=http_status(obj.get("code")),
+        status=as_status(obj.get("code")),
         details=items(details.get("causes")),
         category=_CATEGORIES.get(reason or ""),
         retry_after=wait,

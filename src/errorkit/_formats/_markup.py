@@ -11,7 +11,7 @@ import html
 import re
 import xml.etree.ElementTree as ET
 
-from errorkit._formats._base import Document, Extracted, extracted
+from errorkit._formats._base import Document, Extracted
 from errorkit._info import Category
 
 #: Characters of a page searched for a title, a heading or text.
@@ -57,7 +57,7 @@ def parse_xml(text: str) -> ET.Element | None:
         return None
     try:
         return ET.fromstring(text)  # noqa: S314 - declarations refused above
-    except Exception:  # noqa: BLE001 - any malformed document is simply not XML
+    except (ET.ParseError, ValueError):  # malformed, or a lone surrogate: not XML
         return None
 
 
@@ -112,14 +112,14 @@ def html_page(doc: Document) -> Extracted:
     message = _element(page, "title") or _element(page, "h1") or _snippet(page)
     cloudflare = _CF_CODE.search(page)
     code = cloudflare.group(1) if cloudflare else None
-    return extracted(
+    return Extracted(
         format="html", message=message, code=code, category=_CF_CATEGORIES.get(code or "")
     )
 
 
 def xml_text(doc: Document) -> Extracted:
     """An XML body of no known shape: its first text, tags stripped."""
-    return extracted(format="xml", message=_snippet(doc.text[:MAX_SCAN]))
+    return Extracted(format="xml", message=_snippet(doc.text[:MAX_SCAN]))
 
 
 def _element(page: str, tag: str) -> str | None:

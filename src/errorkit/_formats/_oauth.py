@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from errorkit._formats._base import Document, Extracted, extracted
-from errorkit._formats._util import is_token, shape, text
+from errorkit._formats._base import Document, Extracted
+from errorkit._formats._util import as_text, is_token, shape
 from errorkit._info import Category
 
 # Error codes registered for OAuth 2.0 and its extensions (RFC 6749, 6750, 7591,
@@ -75,13 +75,13 @@ def oauth(doc: Document) -> Extracted | None:
     if not isinstance(obj, dict):
         return None
     err = obj.get("error")
-    description = text(obj.get("error_description"))
-    token = text(err)
+    description = as_text(obj.get("error_description"))
+    token = as_text(err)
     linked = token is not None and isinstance(obj.get("error_uri"), str)
     if description is None and not linked and token not in REGISTERED:
         return None
     machine = token if token is not None and is_token(token) else None
-    return extracted(
+    return Extracted(
         format="oauth",
         message=description or token,
         code=machine,
@@ -91,7 +91,7 @@ def oauth(doc: Document) -> Extracted | None:
 
 
 def _uri(value: object) -> dict[str, object]:
-    uri = text(value)
+    uri = as_text(value)
     return {"error_uri": uri} if uri else {}
 
 
@@ -101,12 +101,12 @@ def www_authenticate(doc: Document) -> Extracted | None:
     if not header or "error" not in header.lower():
         return None
     params = auth_params(header)
-    token = text(params.get("error"))
+    token = as_text(params.get("error"))
     if token is None:
         return None
-    return extracted(
+    return Extracted(
         format="www-authenticate",
-        message=text(params.get("error_description")) or token,
+        message=as_text(params.get("error_description")) or token,
         code=token,
         category=_CATEGORIES.get(token),
         extra=_uri(params.get("error_uri")),

@@ -9,16 +9,16 @@ own example) or ``invalid_params``.
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted, extracted
+from errorkit._formats._base import Document, Extracted
 from errorkit._formats._util import (
-    code,
+    as_code,
+    as_status,
+    as_text,
     field_errors,
     first_text,
     hints,
-    http_status,
     items,
     shape,
-    text,
 )
 
 _VIOLATION_KEYS = ("errors", "invalid-params", "invalid_params", "violations")
@@ -32,13 +32,13 @@ def problem(doc: Document) -> Extracted | None:
     if not isinstance(obj, dict) or not _is_problem(doc, obj):
         return None
     found = hints(obj)
-    kind = text(obj.get("type"))
-    return extracted(
+    kind = as_text(obj.get("type"))
+    return Extracted(
         format="problem+json",
-        message=text(obj.get("detail")) or text(obj.get("title")),
-        code=code(obj.get("code")) or code(obj.get("error_code")),
+        message=as_text(obj.get("detail")) or as_text(obj.get("title")),
+        code=as_code(obj.get("code")) or as_code(obj.get("error_code")),
         type=None if kind == "about:blank" else kind,
-        status=http_status(obj.get("status")),
+        status=as_status(obj.get("status")),
         details=_violations(obj),
         retry_after=found.retry_after,
         retry_after_source=found.source,

@@ -1,11 +1,12 @@
 """The ordered registry of recognizers, indexed by the top-level JSON keys they need.
 
-Reads are lock-free: `recognize()` reads one immutable `_Snapshot`, which every
-mutation replaces whole under a lock. A recognizer's optional ``keys`` names the
-top-level JSON keys one of which must be present for it to be tried; the snapshot
-indexes recognizers by those keys, so choosing the candidates for a body costs one
-set intersection (C speed, linear in the body's keys) and a cache look-up, not a
-call per registered recognizer.
+`recognize()` reads one immutable `_Snapshot`, which every mutation replaces whole
+under a lock, so a reader never sees a registry half changed. A recognizer's
+optional ``keys`` names the top-level JSON keys one of which must be present for
+it to be tried; the snapshot indexes recognizers by those keys.
+
+Each recognizer call is guarded: one that raises is skipped (logged at DEBUG on
+the ``errorkit`` logger), unless `errorkit.testing.strict_parsing()` is on.
 """
 
 from __future__ import annotations
@@ -29,10 +30,8 @@ from errorkit._formats import (
 )
 from errorkit._formats._base import Document, Extracted, Recognizer
 from errorkit._formats._generic import fallback
-from errorkit._formats._util import text
-
-#: Distinct key combinations whose candidate list is remembered per snapshot.
-_CACHE_SIZE = 1024
+from errorkit._formats._guard import STRICT, logger
+from errorkit._formats._util import as_text
 
 #: The built-in recognizers, most specific first. Fallbacks (WWW-Authenticate,
 #: unknown JSON, HTML, XML, text, empty) are not registered: they always run last.
@@ -81,43 +80,33 @@ def keys_of(recognizer: object) -> frozenset[str] | None:
 class _Snapshot:
     """An immutable view of the registry with its key index."""
 
-    __slots__ = ("_cache", "always", "entries", "index", "keyset", "names")
+    __slots__ = ("always", "entries", "index", "names")
 
     def __init__(self, entries: tuple[Recognizer, ...]) -> None:
         self.entries = entries
         self.names = tuple(entry.name for entry in entries)
-        index: dict[str, list[int]] = {}
-        always: list[int] = []
+        always: set[int] = set()
+        index: dict[str, set[int]] = {}
         for position, entry in enumerate(entries):
             keys = keys_of(entry)
             if keys is None:
-                always.append(position)
+                always.add(position)
             for key in keys or ():
-                index.setdefault(key, []).append(position)
-        self.always = tuple(always)
-        self.index = {key: tuple(positions) for key, positions in index.items()}
-        self.keyset = frozenset(index)
-        self._cache: dict[frozenset[str], tuple[Recognizer, ...]] = {
-            frozenset(): tuple(entries[p] for p in always)
-        }
+                index.setdefault(key, set()).add(position)
+        #: Positions of the recognizers tried for every body, and of the others by key.
+        self.always = frozenset(always)
+        self.index = {key: frozenset(positions) for key, positions in index.items()}
 
-    def candidates(self, obj: dict[object, object]) -> tuple[Recognizer, ...]:
+    def candidates(self, obj: dict[object, object]) -> list[Recognizer]:
         """The recognizers to try for a JSON object, in registry order."""
-        present = self.keyset.intersection(obj)
-        found = self._cache.get(present)
-        if found is None:
-            positions = set(self.always)
-            for key in present:
-                positions.update(self.index[key])
-            found = tuple(self.entries[p] for p in sorted(positions))
-            # Concurrent readers may both fill an entry: harmless, same value.
-            if len(self._cache) < _CACHE_SIZE:
-                self._cache[present] = found
-        return found
+        positions = set(self.always)
+        for key in self.index.keys() & obj.keys():
+            positions |= self.index[key]
+        return [self.entries[position] for position in sorted(positions)]
 
-    def plain(self) -> tuple[Recognizer, ...]:
+    def plain(self) -> list[Recognizer]:
         """The recognizers tried for a body that is not a JSON object."""
-        return self._cache[frozenset()]
+        return [self.entries[position] for position in sorted(self.always)]
 
 
 _lock = threading.Lock()
@@ -126,41 +115,75 @@ _snapshot = _Snapshot(BUILTINS)
 
 def recognize(doc: Document) -> Extracted:
     """The first registered recognizer's answer; text/html/empty fallbacks last."""
-    try:
-        snapshot = _snapshot
-        obj = doc.json
-        if isinstance(obj, dict):
-            found = _first(snapshot.candidates(obj), doc)
-        elif isinstance(obj, list) and obj and isinstance(obj[0], dict):
-            # A batch or stream of error objects (GraphQL batches, Google streams):
-            # the first element speaks for the response.
-            found = _first(snapshot.candidates(obj[0]), replace(doc, json=obj[0]))
-        else:
-            found = _first(snapshot.plain(), doc)
-        return found if found is not None else fallback(doc)
-    except Exception:  # noqa: BLE001 - the contract: recognize() always answers
-        return Extracted(format="unparsed")
+    snapshot = _snapshot
+    obj = doc.json
+    if isinstance(obj, dict):
+        found = _first(snapshot.candidates(obj), doc)
+    elif isinstance(obj, list) and obj and isinstance(obj[0], dict):
+        # A batch or stream of error objects (GraphQL batches, Google streams):
+        # the first element speaks for the response.
+        found = _first(snapshot.candidates(obj[0]), replace(doc, json=obj[0]))
+    else:
+        found = _first(snapshot.plain(), doc)
+    return found if found is not None else fallback(doc)
 
 
-def _first(candidates: tuple[Recognizer, ...], doc: Document) -> Extracted | None:
+def _first(candidates: list[Recognizer], doc: Document) -> Extracted | None:
     for candidate in candidates:
-        try:
-            found = candidate(doc)
-        except Exception:  # noqa: BLE001, S112 - a broken recognizer must not break parse()
-            continue
+        found = _call(candidate, doc)
         if isinstance(found, Extracted):
-            # A user's recognizer may break the contract: a blank or padded message.
-            message: object = found.message
-            if message is None or (type(message) is str and message and message == message.strip()):
-                return found
-            return replace(found, message=text(message))
+            return _cleaned(found)
     return None
+
+
+def _call(recognizer: Recognizer, doc: Document) -> object:
+    """The recognizer's answer; None when it raises (re-raised in strict mode)."""
+    try:
+        return recognizer(doc)
+    except Exception:  # a broken recognizer must not break parse()
+        if STRICT.get():
+            raise
+        logger.debug("recognizer %r raised; skipped", recognizer.name, exc_info=True)
+        return None
+
+
+def _cleaned(found: Extracted) -> Extracted:
+    """`found`, its message stripped (None when blank): a user's recognizer may pad it."""
+    message: object = found.message
+    if message is None or (type(message) is str and message and message == message.strip()):
+        return found
+    return replace(found, message=as_text(message))
 
 
 def register_format(
     recognizer: Recognizer, *, before: str | None = None, after: str | None = None
 ) -> Recognizer:
     """Add `recognizer` (default: ahead of every built-in one). Returns it.
+
+    A recognizer reads the body's shape and says what it found, or None when the
+    body is not its shape. The helpers take any JSON value and never raise::
+
+        import errorkit
+        from errorkit import Document, Extracted
+
+        @errorkit.shape("acme", keys=["fault"])
+        def acme(doc: Document) -> Extracted | None:
+            # {"fault": {"reason": "...", "id": 42, "retry_in": "5s"}}
+            fault = errorkit.envelope(doc.json, "fault")
+            if fault is None:
+                return None
+            wait = errorkit.as_seconds(fault.get("retry_in"))
+            return Extracted(
+                format="acme",
+                message=errorkit.as_text(fault.get("reason")),
+                code=errorkit.as_code(fault.get("id")),
+                retry_after=wait,
+                retry_after_source=None if wait is None else "body:fault.retry_in",
+            )
+
+        errorkit.register_format(acme)
+
+    `before` or `after` names the registered recognizer it goes next to instead.
 
     Raises:
         TypeError: it is not callable, or its ``name`` or ``keys`` are malformed.

@@ -3,6 +3,10 @@
 A body is untrusted: every field may be missing, null, of the wrong type, huge or
 nested without end. These helpers are the only place that checks types, so a
 recognizer reads as a description of its shape.
+
+Public (exported by `errorkit` for users' recognizers): `shape`, `as_text`,
+`as_code`, `as_status`, `as_seconds` and `envelope`. Their contracts are part of
+the API; the other helpers here may change.
 """
 
 from __future__ import annotations
@@ -44,7 +48,18 @@ _HINT_KEYS = frozenset(_RANK)
 def shape(
     name: str, keys: Iterable[str] | None = None
 ) -> Callable[[Callable[[Document], Extracted | None]], Recognizer]:
-    """Declare a function as the recognizer `name`, tried when one of `keys` is present."""
+    """Declare a function as the recognizer called `name`; returns the function itself.
+
+    `keys` are top-level JSON object keys: the recognizer is tried only for a JSON
+    object carrying at least one of them (a JSON array of objects is read as its
+    first object). Without `keys` it is tried for every body. Register the result
+    with `errorkit.register_format`, which validates the name and the keys.
+
+    Raises:
+        TypeError: `keys` is a single string rather than a collection of them.
+    """
+    if isinstance(keys, (str, bytes)):
+        raise TypeError("keys is a collection of key names, not one string")
 
     def declare(function: Callable[[Document], Extracted | None]) -> Recognizer:
         vars(function).update(name=name, keys=None if keys is None else frozenset(keys))
@@ -53,32 +68,52 @@ def shape(
     return declare
 
 
-def text(value: object) -> str | None:
-    """`value` stripped when it is a non-blank string, else None."""
+def as_text(value: object) -> str | None:
+    """`value` stripped when it is a string with a non-blank character, else None.
+
+    Accepts any value (None, numbers, lists...), never raises: the way to read a
+    message field whose type the body does not guarantee.
+    """
     if isinstance(value, str):
-        value = value.strip()
-        return value or None
+        return value.strip() or None
     return None
 
 
-def code(value: object) -> str | None:
-    """A machine-readable code from a string or an integer (``429``, ``50035``)."""
-    if type(value) is str:  # the usual case, without text()'s call
-        return value.strip() or None
+def as_code(value: object) -> str | None:
+    """A machine-readable code: a non-blank string stripped, or an integer as text.
+
+    ``"rate_limit"`` -> ``"rate_limit"``, ``50035`` -> ``"50035"``; booleans,
+    integers of 19 digits or more and every other value give None. Never raises.
+    """
     if isinstance(value, str):
-        return text(value)
+        return as_text(value)
     if isinstance(value, int) and not isinstance(value, bool) and -(10**18) < value < 10**18:
         return str(value)
     return None
 
 
-def http_status(value: object) -> int | None:
-    """An HTTP status from an int or a numeric string, when it is in 100..599."""
-    if isinstance(value, str) and len(value) == 3 and value.isdigit():
+def as_status(value: object) -> int | None:
+    """An HTTP status in 100..599 from an int or a three-digit string, else None.
+
+    ``429`` and ``"429"`` give 429; booleans, floats, ``"4xx"`` and out-of-range
+    numbers give None. Never raises.
+    """
+    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
         return value
     return None
+
+
+def envelope(obj: object, key: str = "error") -> dict[str, object] | None:
+    """The JSON object under `key` of the JSON object `obj`, else None.
+
+    ``envelope({"error": {"message": "m"}})`` is ``{"message": "m"}``; a missing
+    key, a value that is not an object, or an `obj` that is not one give None.
+    Never raises.
+    """
+    inner = obj.get(key) if isinstance(obj, dict) else None
+    return inner if isinstance(inner, dict) else None
 
 
 def is_token(value: str) -> bool:
@@ -88,10 +123,12 @@ def is_token(value: str) -> bool:
     return value.islower() and value.replace("_", "").replace("-", "").replace(".", "").isalnum()
 
 
-def duration(value: object) -> float | None:
-    """Seconds from 60, 1.5, "60", "1.5s", "6m0s", "250ms" or {"seconds", "nanos"}.
+def as_seconds(value: object) -> float | None:
+    """Seconds as a float from 60, 1.5, "60", "1.5s", "6m0s", "250ms" or {"seconds", "nanos"}.
 
-    Negative, NaN, infinite and absurd (over a year) values give None.
+    Numbers, numeric strings, Go/Protobuf durations and a protobuf Duration
+    object are read; negative, NaN, infinite and absurd (over a year) values,
+    booleans and every other value give None. Never raises.
     """
     if isinstance(value, dict):
         # protobuf Duration as an object, as some gateways render it
@@ -104,7 +141,7 @@ def duration(value: object) -> float | None:
 
 
 def _nanos(value: object) -> float | None:
-    if isinstance(value, str) and value.isdigit() and len(value) <= 10:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
         value = int(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return parse_duration(value / 1e9)
@@ -128,7 +165,7 @@ def first(value: object) -> object:
 def first_text(obj: dict[str, object], keys: Iterable[str]) -> str | None:
     """The first of `keys` whose value in `obj` is a non-blank string."""
     for key in keys:
-        found = text(obj.get(key))
+        found = as_text(obj.get(key))
         if found is not None:
             return found
     return None
@@ -149,30 +186,33 @@ NO_HINTS = Hints()
 def hints(top: object, inner: object = None, inner_path: str = "error.") -> Hints:
     """Body hints from the inner error object first, then the top-level object."""
     found = NO_HINTS
-    # Most bodies carry no hint at all: one C-level set test each says so.
-    if isinstance(inner, dict) and not _HINT_KEYS.isdisjoint(inner):
+    if isinstance(inner, dict):
         found = _scan(inner, inner_path, found)
-    if isinstance(top, dict) and not _HINT_KEYS.isdisjoint(top):
+    if isinstance(top, dict):
         found = _scan(top, "", found)
     return found
 
 
 def _scan(obj: dict[str, object], path: str, found: Hints) -> Hints:
-    retry_after, source, request_id, retryable = found
-    present = _HINT_KEYS.intersection(obj)
-    for key in sorted(present, key=_RANK.__getitem__) if len(present) > 1 else present:
-        value = obj[key]
-        if key in _RETRY_SCALE:
-            seconds = duration(value) if retry_after is None else None
-            if seconds is not None:
-                retry_after, source = seconds * _RETRY_SCALE[key], f"body:{path}{key}"
-        elif key in _RETRYABLE_KEYS:
-            if retryable is None and isinstance(value, bool):
-                retryable = value
-        elif request_id is None:
-            request_id = text(value)
-    # tuple.__new__ skips the named tuple's Python-level __new__: half the cost.
-    return tuple.__new__(Hints, (retry_after, source, request_id, retryable))
+    for key in sorted(_HINT_KEYS.intersection(obj), key=_RANK.__getitem__):
+        found = _read_hint(found, key, obj[key], path)
+    return found
+
+
+def _read_hint(found: Hints, key: str, value: object, path: str) -> Hints:
+    """`found` with the hint `key` holds, unless a hint of its kind came first."""
+    if key in _RETRY_SCALE:
+        seconds = as_seconds(value) if found.retry_after is None else None
+        if seconds is not None:
+            return found._replace(
+                retry_after=seconds * _RETRY_SCALE[key], source=f"body:{path}{key}"
+            )
+    elif key in _RETRYABLE_KEYS:
+        if found.retryable is None and isinstance(value, bool):
+            return found._replace(retryable=value)
+    elif found.request_id is None:
+        return found._replace(request_id=as_text(value))
+    return found
 
 
 def field_errors(obj: object) -> list[dict[str, str]] | None:

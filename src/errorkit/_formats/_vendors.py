@@ -7,17 +7,18 @@ category is set only where the vendor's vocabulary names one without doubt.
 
 from __future__ import annotations
 
-from errorkit._formats._base import Document, Extracted, extracted
+from errorkit._formats._base import Document, Extracted
 from errorkit._formats._util import (
     MAX_ITEMS,
-    code,
-    duration,
+    as_code,
+    as_seconds,
+    as_status,
+    as_text,
+    envelope,
     first,
     hints,
-    http_status,
     items,
     shape,
-    text,
 )
 from errorkit._info import Category
 
@@ -66,23 +67,18 @@ _MAX_DEPTH = 16
 _MAX_NODES = 1000
 
 
-def _error(obj: object) -> dict[str, object] | None:
-    err = obj.get("error") if isinstance(obj, dict) else None
-    return err if isinstance(err, dict) else None
-
-
 @shape("anthropic", keys=["type"])
 def anthropic(doc: Document) -> Extracted | None:
     """``{"type": "error", "error": {"type": "overloaded_error", "message"}, "request_id"}``."""
     obj = doc.json
-    err = _error(obj)
+    err = envelope(obj)
     if err is None or not isinstance(obj, dict) or obj.get("type") != "error":
         return None
-    kind = text(err.get("type"))
+    kind = as_text(err.get("type"))
     found = hints(obj, err)
-    return extracted(
+    return Extracted(
         format="anthropic",
-        message=text(err.get("message")),
+        message=as_text(err.get("message")),
         type=kind,
         category=_ANTHROPIC.get(kind or ""),
         retry_after=found.retry_after,
@@ -96,17 +92,17 @@ def anthropic(doc: Document) -> Extracted | None:
 def stripe(doc: Document) -> Extracted | None:
     """``{"error": {"type", "code", "message", "param", "decline_code", "doc_url"}}``."""
     obj = doc.json
-    err = obj.get("error") if isinstance(obj, dict) else None
-    if not isinstance(err, dict):
+    err = envelope(obj)
+    if err is None:
         return None
-    kind = text(err.get("type"))
+    kind = as_text(err.get("type"))
     if kind not in _STRIPE_ONLY and _STRIPE_MARKERS.isdisjoint(err):
         return None
-    machine = text(err.get("code"))
+    machine = as_text(err.get("code"))
     found = hints(obj, err)
-    return extracted(
+    return Extracted(
         format="stripe",
-        message=text(err.get("message")),
+        message=as_text(err.get("message")),
         code=machine,
         type=kind,
         category=Category.RATE_LIMITED
@@ -129,12 +125,7 @@ def _stripe_request(url: object) -> str | None:
 
 
 def _present(obj: dict[str, object], keys: tuple[str, ...]) -> dict[str, object]:
-    found: dict[str, object] = {}  # a loop, not a comprehension: no frame of its own
-    for key in keys:
-        value = obj.get(key)
-        if isinstance(value, str):
-            found[key] = value
-    return found
+    return {key: obj[key] for key in keys if isinstance(obj.get(key), str)}
 
 
 @shape("openai", keys=["error", "object"])
@@ -148,15 +139,15 @@ def openai(doc: Document) -> Extracted | None:
         if obj.get("object") != "error":
             return None
         err = obj
-    machine = code(err.get("code"))
-    kind = text(err.get("type"))
+    machine = as_code(err.get("code"))
+    kind = as_text(err.get("type"))
     found = hints(obj, err)
-    return extracted(
+    return Extracted(
         format="openai",
-        message=text(err.get("message")),
+        message=as_text(err.get("message")),
         code=machine,
         type=kind,
-        status=http_status(err.get("status")),
+        status=as_status(err.get("status")),
         category=_OPENAI.get(machine or "") or _OPENAI.get(kind or ""),
         retry_after=found.retry_after,
         retry_after_source=found.source,
@@ -173,14 +164,14 @@ def huggingface(doc: Document) -> Extracted | None:
     if not isinstance(obj, dict):
         return None
     err = obj.get("error")
-    message = text(err) or text(first(err))
+    message = as_text(err) or as_text(first(err))
     if message is None:
         return None
-    wait = duration(obj.get("estimated_time"))
-    return extracted(
+    wait = as_seconds(obj.get("estimated_time"))
+    return Extracted(
         format="huggingface",
         message=message,
-        type=text(obj.get("error_type")),
+        type=as_text(obj.get("error_type")),
         details=items(err, 1),
         retry_after=wait,
         retry_after_source="body:estimated_time" if wait is not None else None,
@@ -195,10 +186,10 @@ def github(doc: Document) -> Extracted | None:
         return None
     url = obj["documentation_url"]
     found = hints(obj)
-    return extracted(
+    return Extracted(
         format="github",
-        message=text(obj.get("message")),
-        status=http_status(obj.get("status")),
+        message=as_text(obj.get("message")),
+        status=as_status(obj.get("status")),
         details=items(obj.get("errors")),
         # The documentation link is how GitHub says which limit was hit.
         category=Category.RATE_LIMITED if "rate-limit" in url else None,
@@ -220,11 +211,11 @@ def discord(doc: Document) -> Extracted | None:
     numeric = isinstance(number, int) and not isinstance(number, bool)
     if not limited and not (numeric and _discord_code(obj, number)):
         return None
-    wait = duration(obj.get("retry_after"))
-    return extracted(
+    wait = as_seconds(obj.get("retry_after"))
+    return Extracted(
         format="discord",
-        message=text(obj.get("message")),
-        code=code(number),
+        message=as_text(obj.get("message")),
+        code=as_code(number),
         details=tuple(_form_errors(obj.get("errors"))),
         category=Category.RATE_LIMITED if limited else None,
         retry_after=wait,
@@ -270,10 +261,10 @@ def cloudflare(doc: Document) -> Extracted | None:
     if not isinstance(errors, list) or not (head is None or isinstance(head, dict)):
         return None
     head = head if isinstance(head, dict) else {}
-    return extracted(
+    return Extracted(
         format="cloudflare",
-        message=text(head.get("message")),
-        code=code(head.get("code")),
+        message=as_text(head.get("message")),
+        code=as_code(head.get("code")),
         details=items(errors, 1),
         in_band=doc.status < 400,
     )
@@ -285,9 +276,9 @@ def slack(doc: Document) -> Extracted | None:
     obj = doc.json
     if not isinstance(obj, dict) or obj.get("ok") is not False:
         return None
-    machine = text(obj.get("error"))
+    machine = as_text(obj.get("error"))
     found = hints(obj)
-    return extracted(
+    return Extracted(
         format="slack",
         message=machine,
         code=machine,
@@ -302,7 +293,7 @@ def slack(doc: Document) -> Extracted | None:
 
 def _slack_notes(obj: dict[str, object]) -> tuple[object, ...]:
     notes: list[object] = []
-    warning = text(obj.get("warning"))
+    warning = as_text(obj.get("warning"))
     if warning:
         notes.extend(part.strip() for part in warning.split(",")[:MAX_ITEMS] if part.strip())
     meta = obj.get("response_metadata")

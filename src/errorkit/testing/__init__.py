@@ -1,4 +1,4 @@
-"""errorkit's testing toolkit: a fault-injecting HTTP server and instant retry waits.
+"""errorkit's testing toolkit: a fault-injecting HTTP server, instant retry waits, strict parsing.
 
 Standard library only, and no pytest import: the pytest fixtures live in
 `errorkit.testing.pytest_plugin`, which pytest loads through its entry point.
@@ -28,6 +28,7 @@ from errorkit.testing._steps import (
     slow_body,
     stall,
 )
+from errorkit.testing._strict import strict_parsing
 from errorkit.testing._waits import InstantWaits, instant_waits
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "scenarios",
     "slow_body",
     "stall",
+    "strict_parsing",
 ]
