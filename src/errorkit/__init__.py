@@ -32,11 +32,23 @@ from errorkit._exceptions import (
     ServiceUnavailableError,
     UnprocessableEntityError,
 )
-from errorkit._formats import Document, Extracted, register_format, unregister_format
+from errorkit._formats import (
+    Document,
+    Extracted,
+    Recognizer,
+    as_code,
+    as_seconds,
+    as_status,
+    as_text,
+    envelope,
+    register_format,
+    shape,
+    unregister_format,
+)
 from errorkit._info import Category, ErrorInfo
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
-from errorkit._response import error_of, raise_for_error
+from errorkit._stacks.responses import error_of, raise_for_error
 
 __version__ = "0.1.0"
 
@@ -63,17 +75,24 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "Reason",
+    "Recognizer",
     "RetryBudget",
     "RetryEvent",
     "RetryPolicy",
     "ServiceUnavailableError",
     "TransportFailure",
     "UnprocessableEntityError",
+    "as_code",
+    "as_seconds",
+    "as_status",
+    "as_text",
+    "envelope",
     "error_of",
     "parse",
     "raise_for_error",
     "register_catalog",
     "register_format",
+    "shape",
     "unregister_catalog",
     "unregister_format",
 ]

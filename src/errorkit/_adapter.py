@@ -1,4 +1,4 @@
-"""What every adapter shares besides the loop: request-side preparation."""
+"""What every adapter shares besides the loop: its settings and request-side preparation."""
 
 from __future__ import annotations
 
@@ -9,6 +9,22 @@ from errorkit._policy import RetryPolicy, is_idempotent
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
+
+
+def check_max_body(max_body: object) -> int:
+    """`max_body` as every adapter accepts it: an int >= 0 (bytes of an error body read)."""
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
+        raise ValueError(f"max_body must be an int >= 0 (bytes), not {max_body!r}")
+    return max_body
+
+
+def check_policy(policy: object) -> RetryPolicy:
+    """The adapter's policy: `policy` itself, or a default `RetryPolicy()` for None."""
+    if policy is None:
+        return RetryPolicy()
+    if not isinstance(policy, RetryPolicy):
+        raise TypeError(f"policy must be a RetryPolicy or None, not {type(policy).__name__}")
+    return policy
 
 
 def add_idempotency_key(

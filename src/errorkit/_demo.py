@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from errorkit._policy import RetryEvent, RetryPolicy
-from errorkit._response import raise_for_error
+from errorkit._stacks.responses import raise_for_error
 from errorkit._text import escape_control
 from errorkit.testing import FaultServer, respond
 

@@ -21,7 +21,7 @@ Our exception hierarchy::
 ``client`` (any other 4xx) and a ``timeout`` that has a status (408) raise
 `APIStatusError` itself. `exception_for` is the one table from an `ErrorInfo`
 to its exception; adapters that raise with ``raise_for_status=True`` use the
-stack-compatible subclasses built by `errorkit._compat`.
+stack-compatible subclasses built by `errorkit._stacks.exceptions`.
 
 ``str(exc)`` is one line for people, e.g. ``429 rate_limited: Slow down.
 (code=rate_limit_exceeded, request_id=req_1, retry after 60 s, after 3

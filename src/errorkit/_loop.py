@@ -1,36 +1,40 @@
-"""The attempt loop, written once: a generator that every adapter drives.
+"""The attempt loop, written once: `drive()` and `adrive()` run one logical request.
 
-`attempts()` plans one logical request; `drive()` and `adrive()` run it. The
-first attempt is sent straight away: a success (the common case) returns without
-building the retry machinery at all. The adapters go one step further: they make
-the first attempt themselves, count a success in the budget and return it, and
-plan the loop (``attempts(..., started=...)``) only after a failure, which they
-hand to the driver as `first`. After a failure, the loop generator takes over.
-It never touches a socket, a clock or a sleep itself; it yields commands:
+An adapter describes one logical request (one hop) as a `Call`: the facts the
+policy needs (method, URL, whether the body can be sent again, whether it carries
+an idempotency key) and three operations on its stack:
 
-    Send(attempt, timeout)  -> the driver sends one attempt and answers with a
-                               `Sent` (a response, classified) or a `Failed`
-                               (the stack's exception, as a TransportFailure)
-    Discard(sent)           -> the driver releases a response it will not return
-    Wait(delay)             -> the driver sleeps (sync or async)
+    attempt(number, timeout) -> the stack's response (a success), an `ErrorResponse`
+                                (a response with its `ErrorInfo`) or a `Failed`
+                                (the stack's exception and its `TransportFailure`)
+    discard(response)        -> release a response that will not be returned
+    finish(final)            -> the caller's answer once retries end on an error:
+                                the final response, or the exception to raise
 
-and returns the `Final` outcome. `drive()` and `adrive()` are the only two
-drivers, twins that differ by `await`; the adapters supply `send` and `discard`
-for their stack. All decisions come from `RetryPolicy.decide()` and the budget.
+The drivers call `attempt` until it succeeds or `step()` says stop. `step()` is
+the loop's one step (decide, spend from the budget, log, call ``on_retry``), and
+urllib3's `Retry.increment`, which lives inside urllib3's own loop, calls it too.
+`drive()` and `adrive()` are twins that differ by ``await``; the clock and the
+sleeps go through `CLOCK`, so the testing helpers can make waits instant.
+
+A success is returned as the stack gave it: no loop state is built before a
+failure.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Generic, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from errorkit._clock import CLOCK
 from errorkit._info import ErrorInfo
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._redact import redact_url
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
 
 logger = logging.getLogger("errorkit")
 
@@ -38,167 +42,200 @@ R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
-class Send:
-    """Send attempt number `attempt`; `timeout` is the time left before the deadline."""
-
-    attempt: int
-    timeout: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """Sleep `delay` seconds before the next attempt."""
-
-    delay: float
-
-
-@dataclass(frozen=True, slots=True)
-class Sent(Generic[R]):
-    """An attempt that got a response; `info` is None for a success."""
+class ErrorResponse(Generic[R]):
+    """An attempt that got an error response: the stack's response and its `ErrorInfo`."""
 
     response: R
-    info: ErrorInfo | None
+    info: ErrorInfo
+
+    @property
+    def outcome(self) -> ErrorInfo:
+        """What the policy decides on."""
+        return self.info
 
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """An attempt that got no response."""
+    """An attempt that got no response: the stack's exception, as the core sees it."""
 
     error: BaseException
     failure: TransportFailure
 
-
-@dataclass(frozen=True, slots=True)
-class Discard(Generic[R]):
-    """Release `sent.response`: it is not the one returned to the caller."""
-
-    sent: Sent[R]
+    @property
+    def outcome(self) -> TransportFailure:
+        """What the policy decides on."""
+        return self.failure
 
 
 @dataclass(frozen=True, slots=True)
 class Final(Generic[R]):
-    """How the logical request ended: its last result, attempts made, and why."""
+    """How a logical request ended on an error: its last result, the attempts, and why.
 
-    result: Sent[R] | Failed
+    `elapsed`: seconds since its first attempt began.
+    """
+
+    result: ErrorResponse[R] | Failed
     attempts: int
-    decision: Decision | None  # None when the last attempt succeeded
+    decision: Decision
+    elapsed: float
 
 
-Command = Send | Discard[R] | Wait
-Retries = Generator[Command[R], "Sent[R] | Failed | None", Final[R]]
+class Request(Protocol):
+    """The facts of one logical request that the policy decides on."""
+
+    @property
+    def method(self) -> str:
+        """The method, upper-case."""
+
+    @property
+    def url(self) -> object:
+        """The URL, in any form ``str()`` accepts: turned into text only to log a retry."""
+
+    @property
+    def replayable(self) -> bool:
+        """Whether the body can be sent again, whole."""
+
+    @property
+    def has_idempotency_key(self) -> bool:
+        """Whether the request carries an idempotency key."""
 
 
-def new_idempotency_key() -> str:
-    """A fresh key for one logical request, reused by every attempt of it."""
-    return str(uuid.uuid4())
+class Call(Request, Protocol[R]):
+    """One logical request as a synchronous adapter sends it."""
+
+    def attempt(self, number: int, timeout: float | None) -> R | ErrorResponse[R] | Failed:
+        """Send attempt `number` (1-based); `timeout` is the time left before the deadline."""
+
+    def discard(self, response: R) -> None:
+        """Release a response that will not be returned, so its connection is reused."""
+
+    def finish(self, final: Final[R]) -> R:
+        """The final response for the caller, or raise the exception that ends the request."""
 
 
-class Loop(Generic[R]):
-    """The plan of one logical request: what the loop must know to decide on retries.
+class AsyncCall(Request, Protocol[R]):
+    """One logical request as an asyncio adapter sends it: `Call` with coroutines."""
 
-    `url` is turned into text (and redacted) only when a retry is logged, so a
-    stack's URL object costs nothing on the success path. `started` is the
-    `CLOCK.monotonic()` reading taken right before the first attempt; an adapter
-    that sends the first attempt itself and plans the loop only after a failure
-    passes the reading it took, so that elapsed time and the deadline count from
-    the first attempt.
-    """
+    def attempt(
+        self, number: int, timeout: float | None
+    ) -> Awaitable[R | ErrorResponse[R] | Failed]:
+        """Send attempt `number` (1-based); `timeout` is the time left before the deadline."""
 
-    __slots__ = ("has_idempotency_key", "method", "policy", "replayable", "started", "url")
+    def discard(self, response: R) -> Awaitable[None]:
+        """Release a response that will not be returned, so its connection is reused."""
 
-    def __init__(  # noqa: PLR0913, PLR0917 - private: built by attempts() from keywords
-        self,
-        policy: RetryPolicy,
-        method: str,
-        url: object,
-        replayable: bool,
-        has_idempotency_key: bool,
-        started: float | None = None,
-    ) -> None:
-        self.policy = policy
-        self.method = method
-        self.url = url
-        self.replayable = replayable
-        self.has_idempotency_key = has_idempotency_key
-        # Planned right before the first attempt, unless the adapter says when it began.
-        self.started = CLOCK.monotonic() if started is None else started
-
-    def first(self) -> Send:
-        """The first attempt; its timeout is the whole deadline."""
-        return Send(1, self.policy.deadline)
-
-    def succeeded(self, answer: Sent[R] | Failed) -> TypeGuard[Sent[R]]:
-        """Count the logical request in the budget; True when its first attempt succeeded."""
-        budget = self.policy.budget
-        if budget is not None:
-            budget.record_request()
-        return isinstance(answer, Sent) and answer.info is None
-
-    def retries(self, first: Sent[R] | Failed) -> Retries[R]:
-        """The generator that takes over after a failed first attempt."""
-        policy, method, url, started = self.policy, self.method, self.url, self.started
-        budget = policy.budget
-        attempt, result = 1, first
-        while True:
-            outcome = result.info if isinstance(result, Sent) else result.failure
-            assert outcome is not None  # noqa: S101 - a success never reaches here
-            decision = policy.decide(
-                attempt=attempt,
-                elapsed=CLOCK.monotonic() - started,
-                method=method,
-                outcome=outcome,
-                replayable=self.replayable,
-                has_idempotency_key=self.has_idempotency_key,
-            )
-            if decision.retry and budget is not None and not budget.try_spend():
-                decision = decision.refused_by_budget()
-            if not decision.retry:
-                _log_stop(decision, method, url, attempt)
-                return Final(result, attempt, decision)
-            _announce(policy, decision, outcome, method, url, attempt)
-            if isinstance(result, Sent):
-                yield Discard(result)
-            yield Wait(decision.delay)
-            attempt += 1
-            left = policy.remaining(CLOCK.monotonic() - started)
-            answer = yield Send(attempt, left)
-            assert answer is not None  # noqa: S101 - the drivers always answer a Send
-            if isinstance(answer, Sent) and answer.info is None:
-                return Final(answer, attempt, None)
-            result = answer
+    def finish(self, final: Final[R]) -> Awaitable[R]:
+        """The final response for the caller, or raise the exception that ends the request."""
 
 
-def attempts(  # noqa: PLR0913 - each input is one named fact of the request
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """A `Request` as plain values, for an adapter that holds no call object (urllib3)."""
+
+    method: str
+    url: object
+    replayable: bool
+    has_idempotency_key: bool
+
+
+def drive(policy: RetryPolicy, call: Call[R]) -> R:
+    """Run `call` synchronously until it succeeds or the policy stops it."""
+    record_request(policy)
+    started = CLOCK.monotonic()
+    result = call.attempt(1, policy.deadline)
+    number = 1
+    while isinstance(result, (ErrorResponse, Failed)):
+        elapsed = CLOCK.monotonic() - started
+        decision = step(policy, call, result.outcome, number, elapsed)
+        if not decision.retry:
+            return call.finish(Final(result, number, decision, elapsed))
+        if isinstance(result, ErrorResponse):
+            call.discard(result.response)
+        CLOCK.sleep(decision.delay)
+        number += 1
+        result = call.attempt(number, policy.remaining(CLOCK.monotonic() - started))
+    return result
+
+
+async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
+    """Run `call` in asyncio: the twin of `drive()`."""
+    record_request(policy)
+    started = CLOCK.monotonic()
+    result = await call.attempt(1, policy.deadline)
+    number = 1
+    while isinstance(result, (ErrorResponse, Failed)):
+        elapsed = CLOCK.monotonic() - started
+        decision = step(policy, call, result.outcome, number, elapsed)
+        if not decision.retry:
+            return await call.finish(Final(result, number, decision, elapsed))
+        if isinstance(result, ErrorResponse):
+            await call.discard(result.response)
+        await CLOCK.asleep(decision.delay)
+        number += 1
+        result = await call.attempt(number, policy.remaining(CLOCK.monotonic() - started))
+    return result
+
+
+def record_request(policy: RetryPolicy) -> None:
+    """Count one logical request in the policy's budget (first attempts only)."""
+    if policy.budget is not None:
+        policy.budget.record_request()
+
+
+def step(
     policy: RetryPolicy,
-    *,
-    method: str,
-    url: object,
-    replayable: bool = True,
-    has_idempotency_key: bool = False,
-    started: float | None = None,
-) -> Loop[R]:
-    """Plan one logical request; `drive()` or `adrive()` runs it.
+    request: Request,
+    outcome: ErrorInfo | TransportFailure,
+    attempt: int,
+    elapsed: float,
+) -> Decision:
+    """After attempt `attempt` failed with `outcome`: retry after how long, or stop.
 
-    `started`: the `CLOCK.monotonic()` reading taken before a first attempt the
-    adapter already made (default: now, for a loop planned before it).
+    The policy decides; a retry is then spent from the budget (a refusal turns it
+    into a stop, `Reason.BUDGET_EXHAUSTED`); a retry is logged at INFO and handed
+    to ``on_retry``, a stop after a retry or for another reason than the error
+    itself is logged at DEBUG. `elapsed`: seconds since the first attempt began.
     """
-    return Loop(policy, method, url, replayable, has_idempotency_key, started)
+    decision = policy.decide(
+        attempt=attempt,
+        elapsed=elapsed,
+        method=request.method,
+        outcome=outcome,
+        replayable=request.replayable,
+        has_idempotency_key=request.has_idempotency_key,
+    )
+    if decision.retry and policy.budget is not None and not policy.budget.try_spend():
+        decision = Decision(
+            retry=False,
+            delay=0.0,
+            reason=Reason.BUDGET_EXHAUSTED,
+            detail=f"retry budget exhausted: {decision.detail}",
+        )
+    if decision.retry:
+        _announce(policy, decision, outcome, request, attempt)
+    elif attempt > 1 or decision.reason is not Reason.NOT_RETRYABLE:
+        logger.debug(
+            "Not retrying %s %s after attempt %d: %s",
+            request.method,
+            redact_url(str(request.url)),
+            attempt,
+            decision.detail,
+        )
+    return decision
 
 
-def _announce(  # noqa: PLR0913, PLR0917 - private: the loop passes what it holds
+def _announce(
     policy: RetryPolicy,
     decision: Decision,
     outcome: ErrorInfo | TransportFailure,
-    method: str,
-    url: object,
+    request: Request,
     attempt: int,
 ) -> None:
-    info = outcome if isinstance(outcome, ErrorInfo) else outcome.info()
-    safe_url = redact_url(str(url))
+    url = redact_url(str(request.url))
     logger.info(
         "Retrying %s %s in %.2f s (attempt %d of %d failed): %s",
-        method,
-        safe_url,
+        request.method,
+        url,
         decision.delay,
         attempt,
         policy.max_attempts,
@@ -206,82 +243,18 @@ def _announce(  # noqa: PLR0913, PLR0917 - private: the loop passes what it hold
         extra={"errorkit_attempt": attempt, "errorkit_reason": decision.reason.value},
     )
     if policy.on_retry is not None:
-        policy.on_retry(
-            RetryEvent(
-                attempt=attempt,
-                delay=decision.delay,
-                reason=decision.reason,
-                info=info,
-                method=method,
-                url=safe_url,
-            )
+        info = outcome if isinstance(outcome, ErrorInfo) else outcome.info()
+        event = RetryEvent(
+            attempt=attempt,
+            delay=decision.delay,
+            reason=decision.reason,
+            info=info,
+            method=request.method,
+            url=url,
         )
+        policy.on_retry(event)
 
 
-def _log_stop(decision: Decision, method: str, url: object, attempt: int) -> None:
-    if attempt > 1 or decision.reason is not Reason.NOT_RETRYABLE:
-        logger.debug(
-            "Not retrying %s %s after attempt %d: %s",
-            method,
-            redact_url(str(url)),
-            attempt,
-            decision.detail,
-        )
-
-
-def drive(
-    loop: Loop[R],
-    send: Callable[[Send], Sent[R] | Failed],
-    discard: Callable[[R], None],
-    first: Sent[R] | Failed | None = None,
-) -> Final[R]:
-    """Run `loop` synchronously: `send` makes one attempt, `discard` releases.
-
-    An adapter that made the first attempt itself (to keep its success path
-    shallow) passes its result as `first`, once `loop.succeeded(first)` said no.
-    """
-    if first is None:
-        first = send(loop.first())
-        if loop.succeeded(first):
-            return Final(first, 1, None)
-    retries = loop.retries(first)
-    answer: Sent[R] | Failed | None = None  # send(None) starts the generator
-    while True:
-        try:
-            command = retries.send(answer)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        answer = None
-        if isinstance(command, Send):
-            answer = send(command)
-        elif isinstance(command, Discard):
-            discard(command.sent.response)
-        else:
-            CLOCK.sleep(command.delay)
-
-
-async def adrive(
-    loop: Loop[R],
-    send: Callable[[Send], Awaitable[Sent[R] | Failed]],
-    discard: Callable[[R], Awaitable[None]],
-    first: Sent[R] | Failed | None = None,
-) -> Final[R]:
-    """Run `loop` in asyncio: the twin of `drive()`."""
-    if first is None:
-        first = await send(loop.first())
-        if loop.succeeded(first):
-            return Final(first, 1, None)
-    retries = loop.retries(first)
-    answer: Sent[R] | Failed | None = None  # send(None) starts the generator
-    while True:
-        try:
-            command = retries.send(answer)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        answer = None
-        if isinstance(command, Send):
-            answer = await send(command)
-        elif isinstance(command, Discard):
-            await discard(command.sent.response)
-        else:
-            await CLOCK.asleep(command.delay)
+def new_idempotency_key() -> str:
+    """A fresh key for one logical request, reused by every attempt of it."""
+    return str(uuid.uuid4())

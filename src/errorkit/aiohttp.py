@@ -1,63 +1,15 @@
-"""errorkit for aiohttp: `RetryMiddleware`, a client middleware (aiohttp >= 3.12.1).
+"""errorkit for aiohttp: `RetryMiddleware`, a client middleware (aiohttp >= 3.12.2).
 
     retry = RetryMiddleware(RetryPolicy(max_attempts=4))
     async with aiohttp.ClientSession(middlewares=(retry,)) as session:
         async with session.get(url) as resp:
             info = errorkit.error_of(resp)  # None for a success
 
-What one call is. aiohttp runs its middleware chain once per hop: a redirect is a
-new hop with a new `ClientRequest`, so each hop is one logical request with its
-own attempts (a 307 chain of two hops can reach the server up to
-``2 * max_attempts`` times). Within a hop, ``max_attempts`` bounds every request
-that reaches the server, aiohttp's own retry included (see below).
-
-Per request. ``session.get(url, middlewares=(RetryMiddleware(other_policy),))``
-uses another policy for one request. aiohttp *replaces* the session's
-middlewares with the per-request ones, it does not add to them: list every
-middleware the request needs, and ``middlewares=()`` turns retries off.
-
-aiohttp's own retry. For GET, HEAD, OPTIONS, TRACE, PUT and DELETE, aiohttp
-re-runs the whole chain once after a `ServerDisconnectedError` or `ClientOSError`
-(a stale keep-alive connection). errorkit already retries those by its policy,
-so when its final error is one of them and aiohttp calls the middleware again
-for the same ``session.request()``, the middleware raises that same error again
-without sending: the total number of requests that reach the server stays at
-most ``max_attempts``, on aiohttp as on every other stack.
-
-Request bodies. Bytes, strings, forms and JSON are re-sent whole; file objects
-(``BytesIO``, open files) are rewound by aiohttp to where they started. An async
-generator (`AsyncIterablePayload`) is sent once and never again: the first error
-is returned (or raised) as it is, rather than silently re-sending an empty body
-or buffering unbounded data. Pass bytes, or a file, to make such a request
-retryable.
-
-Error bodies (status >= 400) are read inside the middleware only when it is
-cheap and safe: with a Content-Length of at most ``max_body`` (64 KiB), the body
-is read with ``await resp.read()``, so the caller's ``read()``, ``text()`` and
-``json()`` return it from aiohttp's cache, but ``resp.content`` (the stream) is
-then at its end. A larger body, or one of unknown length (chunked), is
-classified on its status and headers alone and left untouched for the caller:
-aiohttp has no supported way to push bytes back into the stream.
-`errorkit.error_of` parses it in full once the caller has read it. Errors while
-reading a body the caller reads itself (a body cut short, a stall) are raised
-at the caller's ``read()``, outside the retry loop.
-
-Discarded responses are released before the backoff wait: a body already read
-(or a body of unknown length that ends within ``max_body`` bytes and a second)
-gives the connection back to the pool; anything larger closes it.
-
-Timeouts. ``ClientTimeout.total`` is the hard cap on the whole request, waits
-included: when it fires, its `TimeoutError` propagates at once and nothing is
-retried after it. ``sock_connect`` and ``sock_read`` apply to each attempt. With
-a policy ``deadline``, each attempt (connect, send, response headers) is also
-cut at the time left; a body the caller reads later is bounded only by aiohttp's
-own timeouts.
-
-Transport failures after the last attempt raise `errorkit.APIConnectionError` or
-`errorkit.APITimeoutError` that is also an instance of aiohttp's own exception
-class (``except aiohttp.ClientConnectorError`` keeps working), with the original
-as ``__cause__``. With ``raise_for_status=True`` a final error response raises the
-errorkit exception that is also an `aiohttp.ClientResponseError`.
+aiohttp runs its middleware chain once per hop, so each redirect hop is one
+logical request with its own attempts. Per-request middlewares, aiohttp's own
+retry, request and error bodies, timeouts and the exceptions raised are
+described in docs/quickstart_aiohttp.md ("What to know: how the
+middleware works").
 """
 
 from __future__ import annotations
@@ -71,26 +23,25 @@ from typing import TYPE_CHECKING, TypeVar
 import aiohttp
 from aiohttp.payload import AsyncIterablePayload, BytesPayload, IOBasePayload, Payload
 
-from errorkit._adapter import add_idempotency_key
-from errorkit._clock import CLOCK
-from errorkit._compat import build
-from errorkit._exceptions import APIConnectionError, APIError, APITimeoutError, class_for
+from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._formats import MAX_BODY
-from errorkit._loop import Failed, Final, Loop, Send, Sent, adrive, attempts
+from errorkit._loop import ErrorResponse, Failed, Final, adrive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
-from errorkit._response import INFO_ATTRIBUTE
+from errorkit._stacks.exceptions import most_specific, status_error, transport_error
+from errorkit._stacks.responses import INFO_ATTRIBUTE
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+    from yarl import URL
 
     from errorkit._info import ErrorInfo
 
 __all__ = ["RetryMiddleware"]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 #: Longest time spent reading a discarded body of unknown length before closing it.
 DRAIN_SECONDS = 1.0
@@ -107,7 +58,8 @@ class RetryMiddleware:
         raise_for_status: raise the errorkit exception for an error response
             after the last attempt (it is also an `aiohttp.ClientResponseError`);
             by default the final response is returned unchanged.
-        max_body: bytes of an error body read for classification (64 KiB).
+        max_body: bytes of an error body read for classification; an int >= 0,
+            default 64 KiB.
 
     Instances hash and compare by identity (aiohttp may cache the chain) and keep
     no per-request state: one instance serves any number of sessions and tasks.
@@ -122,78 +74,57 @@ class RetryMiddleware:
         raise_for_status: bool = False,
         max_body: int = MAX_BODY,
     ) -> None:
-        if max_body < 0:
-            raise ValueError("max_body must not be negative")
-        self.policy = policy if policy is not None else RetryPolicy()
+        self.policy = check_policy(policy)
         self.raise_for_status = raise_for_status
-        self.max_body = max_body
+        self.max_body = check_max_body(max_body)
 
     def __repr__(self) -> str:
         return f"RetryMiddleware(policy={self.policy!r}, raise_for_status={self.raise_for_status})"
 
     async def __call__(self, req: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        """Send `req` through `handler`, retrying by the policy; see the module docstring.
-
-        The first attempt is awaited here, in this one frame (every suspension of
-        the request crosses each frame above it): a success is counted in the
-        budget and returned at once; the retry loop is planned only after a failure.
-        """
+        """Send `req` through `handler`, retrying by the policy (docs/quickstart_aiohttp.md)."""
         if _FINAL_ERROR.get() is not None:
             _repeat_final_error(req)
-        policy = self.policy
-        has_key = req.method not in IDEMPOTENT_METHODS and add_idempotency_key(
-            policy, req.method.upper(), req.headers
+        return await adrive(self.policy, _Call(self, req, handler))
+
+
+class _Call:
+    """One hop of a `session.request()`, as `adrive()` runs it (see `errorkit._loop.AsyncCall`)."""
+
+    __slots__ = ("handler", "has_idempotency_key", "middleware", "replayable", "req")
+
+    def __init__(
+        self, middleware: RetryMiddleware, req: ClientRequest, handler: ClientHandlerType
+    ) -> None:
+        self.middleware = middleware
+        self.req = req
+        self.handler = handler
+        # Keys are added before the first attempt; an idempotent method needs none.
+        self.has_idempotency_key = req.method not in IDEMPOTENT_METHODS and add_idempotency_key(
+            middleware.policy, req.method.upper(), req.headers
         )
-        body: object = req.body  # b"" (no body, the common case): decided without a call
-        replayable = True if type(body) is bytes else _sendable_replayable(body)
-        started = CLOCK.monotonic()
-        deadline = policy.deadline
-        first: Sent[ClientResponse] | Failed
-        try:
-            if deadline is None:
-                response = await handler(req)
-            else:
-                response = await _within(handler(req), max(deadline, 0.001))
-        except _DeadlineReached as reached:
-            first = Failed(reached.error, _DEADLINE_FAILURE)
-        except (aiohttp.ClientConnectionError, OSError) as exc:
-            failure = _failure(exc)
-            if failure is None:
-                raise  # the total timeout fired: never retried
-            first = Failed(exc, failure)
-        else:
-            if response.status < 400:  # the success path reads and parses nothing
-                budget = policy.budget
-                if budget is not None:
-                    budget.record_request()
-                return response
-            first = Sent(response, await self._inspect(response))
-        loop: Loop[ClientResponse] = attempts(
-            policy,
-            method=req.method.upper(),
-            url=req.url,
-            replayable=replayable,
-            has_idempotency_key=has_key,
-            started=started,
-        )
-        loop.succeeded(first)  # counts the request in the budget: it is not a success
+        body: object = req.body  # b"" for no body, the common case
+        self.replayable = True if type(body) is bytes else _sendable_replayable(body)
 
-        async def send_again(command: Send) -> Sent[ClientResponse] | Failed:
-            return await self._attempt(req, handler, command.timeout)
+    @property
+    def method(self) -> str:
+        return self.req.method.upper()
 
-        final: Final[ClientResponse] = await adrive(loop, send_again, self._discard, first)
-        return await self._finish(final, req)
+    @property
+    def url(self) -> URL:
+        return self.req.url
 
-    async def _attempt(
-        self, req: ClientRequest, handler: ClientHandlerType, timeout: float | None
-    ) -> Sent[ClientResponse] | Failed:
-        """A re-send: attempt 2 and later, cut at `timeout` (the time left) if not None."""
-        _refuse_spent(req.body)
+    async def attempt(
+        self, number: int, timeout: float | None
+    ) -> ClientResponse | ErrorResponse[ClientResponse] | Failed:
+        """Send once, cut at `timeout` (the time left before the deadline) if not None."""
+        if number > 1:
+            _refuse_spent(self.req.body)
         try:
             if timeout is None:
-                response = await handler(req)
+                response = await self.handler(self.req)
             else:
-                response = await _within(handler(req), max(timeout, 0.001))
+                response = await _within(self.handler(self.req), max(timeout, 0.001))
         except _DeadlineReached as reached:
             return Failed(reached.error, _DEADLINE_FAILURE)
         except (aiohttp.ClientConnectionError, OSError) as exc:
@@ -201,22 +132,25 @@ class RetryMiddleware:
             if failure is None:
                 raise  # the total timeout fired: never retried
             return Failed(exc, failure)
-        return Sent(response, await self._inspect(response))
-
-    async def _inspect(self, response: ClientResponse) -> ErrorInfo | None:
         if response.status < 400:
-            return None  # a success reads nothing
-        body = await _read_small(response, self.max_body)
-        info = parse(response.status, response.headers, body, max_body=self.max_body)
+            return response
+        return ErrorResponse(response, await self._inspect(response))
+
+    async def _inspect(self, response: ClientResponse) -> ErrorInfo:
+        bound = self.middleware.max_body
+        body = await _read_small(response, bound)
+        info = parse(response.status, response.headers, body, max_body=bound)
+        if info is None:  # pragma: no cover - parse() answers for every status >= 400
+            raise AssertionError(response.status)
         if body is not None:  # else error_of() parses the body once the caller read it
             setattr(response, INFO_ATTRIBUTE, info)
         return info
 
-    async def _discard(self, response: ClientResponse) -> None:
+    async def discard(self, response: ClientResponse) -> None:
         """Release a response that will not be returned, before any wait."""
         try:
             if not response.content.at_eof() and response.content_length is None:
-                await _within(_drain(response, self.max_body), DRAIN_SECONDS)
+                await _within(_drain(response, self.middleware.max_body), DRAIN_SECONDS)
         except (_DeadlineReached, aiohttp.ClientError):
             pass  # closed below: the connection is not reused
         finally:
@@ -225,35 +159,26 @@ class RetryMiddleware:
             else:
                 response.close()
 
-    async def _finish(self, final: Final[ClientResponse], req: ClientRequest) -> ClientResponse:
+    async def finish(self, final: Final[ClientResponse]) -> ClientResponse:
         result = final.result
         if isinstance(result, Failed):
             error = _transport_error(result, final.attempts)
-            if _auto_retried(req, result.error):
-                _FINAL_ERROR.set((_request_identity(req), error))
+            if _auto_retried(self.req, result.error):
+                _FINAL_ERROR.set((_request_identity(self.req), error))
             raise error from result.error
-        info = result.info
-        if info is None or not self.raise_for_status:
+        if not self.middleware.raise_for_status:
             return result.response
-        raise await self._status_error(result.response, info, final.attempts)
+        raise await self._status_error(result, final.attempts)
 
     async def _status_error(
-        self, response: ClientResponse, info: ErrorInfo, attempts: int
-    ) -> APIError:
+        self, result: ErrorResponse[ClientResponse], attempts: int
+    ) -> BaseException:
+        response, info = result.response, result.info
         if getattr(response, INFO_ATTRIBUTE, None) is None:
-            body = await _read_if_fits(response, self.max_body)
-            parsed = (
-                None
-                if body is None
-                else parse(response.status, response.headers, body, max_body=self.max_body)
-            )
-            if parsed is not None:
-                info = parsed
-                setattr(response, INFO_ATTRIBUTE, info)
-        return build(
-            class_for(info.category, info.status),
-            aiohttp.ClientResponseError,
+            info = await _parse_if_fits(response, self.middleware.max_body) or info
+        return status_error(
             info,
+            aiohttp.ClientResponseError,
             response=response,
             attempts=attempts,
             foreign_args=(response.request_info, response.history),
@@ -263,6 +188,17 @@ class RetryMiddleware:
                 "headers": response.headers,
             },
         )
+
+
+async def _parse_if_fits(response: ClientResponse, bound: int) -> ErrorInfo | None:
+    """The response's `ErrorInfo` from its whole body, if it ends within `bound` bytes."""
+    body = await _read_if_fits(response, bound)
+    if body is None:
+        return None
+    info = parse(response.status, response.headers, body, max_body=bound)
+    if info is not None:
+        setattr(response, INFO_ATTRIBUTE, info)
+    return info
 
 
 # -- attempts and their time limit ---------------------------------------------------
@@ -283,7 +219,7 @@ _DEADLINE_FAILURE = TransportFailure(
 
 if sys.version_info >= (3, 11):
 
-    async def _within(awaitable: Awaitable[T], seconds: float) -> T:
+    async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
         """Await `awaitable` for at most `seconds`; `_DeadlineReached` when that limit fired."""
         try:
             async with asyncio.timeout(seconds) as scope:
@@ -295,7 +231,7 @@ if sys.version_info >= (3, 11):
 
 else:  # pragma: no cover - Python 3.10: no asyncio.timeout()
 
-    async def _within(awaitable: Awaitable[T], seconds: float) -> T:
+    async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
         """Await `awaitable` for at most `seconds`; `_DeadlineReached` when that limit fired.
 
         Runs in the current task, as asyncio.timeout() does: aiohttp's responses
@@ -324,70 +260,51 @@ else:  # pragma: no cover - Python 3.10: no asyncio.timeout()
 
 # -- aiohttp exceptions -> TransportFailure: the one table ---------------------------
 
-# Most specific first: ClientConnectorError is a ClientOSError, the SSL errors are
-# ClientConnectorErrors, and ConnectionTimeoutError is a ServerTimeoutError.
-_FAILURES: tuple[tuple[type[BaseException], TransportFailure], ...] = (
-    (
-        aiohttp.ClientSSLError,
-        TransportFailure(sent=False, retryable=False, description="TLS handshake failed"),
+#: aiohttp's exceptions -> whether the server may have acted on the request; the most
+#: specific class of an exception wins. None: the `ClientTimeout.total` TimeoutError,
+#: raised as it is and never retried. A bare OSError (a reset in the middle of a
+#: send) is what aiohttp turns into a ClientOSError after the chain.
+_FAILURES: dict[type[BaseException], TransportFailure | None] = {
+    aiohttp.ClientSSLError: TransportFailure(
+        sent=False, retryable=False, description="TLS handshake failed"
     ),
-    (
-        aiohttp.ServerFingerprintMismatch,
-        TransportFailure(
-            sent=False, retryable=False, description="TLS certificate fingerprint mismatch"
-        ),
+    aiohttp.ServerFingerprintMismatch: TransportFailure(
+        sent=False, retryable=False, description="TLS certificate fingerprint mismatch"
     ),
-    (
-        aiohttp.ClientProxyConnectionError,
-        TransportFailure(sent=False, description="proxy connection failed"),
+    aiohttp.ClientProxyConnectionError: TransportFailure(
+        sent=False, description="proxy connection failed"
     ),
-    (
-        aiohttp.ClientConnectorDNSError,
-        TransportFailure(sent=False, description="host name not resolved"),
+    aiohttp.ClientConnectorDNSError: TransportFailure(
+        sent=False, description="host name not resolved"
     ),
-    (aiohttp.ClientConnectorError, TransportFailure(sent=False, description="connection refused")),
-    (
-        aiohttp.ConnectionTimeoutError,
-        TransportFailure(sent=False, timeout=True, description="connect timeout"),
+    aiohttp.ClientConnectorError: TransportFailure(sent=False, description="connection refused"),
+    aiohttp.ConnectionTimeoutError: TransportFailure(
+        sent=False, timeout=True, description="connect timeout"
     ),
-    (
-        aiohttp.ServerTimeoutError,
-        TransportFailure(sent=True, timeout=True, description="read timeout"),
+    aiohttp.ServerTimeoutError: TransportFailure(
+        sent=True, timeout=True, description="read timeout"
     ),
-    (
-        aiohttp.ServerDisconnectedError,
-        TransportFailure(sent=True, description="server closed the connection without a response"),
+    aiohttp.ServerDisconnectedError: TransportFailure(
+        sent=True, description="server closed the connection without a response"
     ),
-    (aiohttp.ClientConnectionError, TransportFailure(sent=True, description="connection lost")),
-)
-# A bare OSError (a reset in the middle of a send): aiohttp turns it into a
-# ClientOSError after the chain; errorkit treats it the same way, inside.
-_OS_ERROR = TransportFailure(sent=True, description="connection lost while sending")
+    aiohttp.ClientConnectionError: TransportFailure(sent=True, description="connection lost"),
+    TimeoutError: None,
+    asyncio.TimeoutError: None,  # not TimeoutError itself before Python 3.11
+    OSError: TransportFailure(sent=True, description="connection lost while sending"),
+}
 
 
 def _failure(exc: BaseException) -> TransportFailure | None:
     """The failure for `exc`; None for the `ClientTimeout.total` TimeoutError (never retried)."""
-    for cls, failure in _FAILURES:
-        if isinstance(exc, cls):
-            return failure
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        return None
-    return _OS_ERROR
+    return most_specific(_FAILURES, exc)
 
 
-def _transport_error(result: Failed, attempts: int) -> APIConnectionError:
+def _transport_error(result: Failed, attempts: int) -> BaseException:
     original = result.error
-    foreign: type[BaseException] = type(original)
-    if not isinstance(original, (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError)):
-        foreign = aiohttp.ClientOSError  # what aiohttp would have raised for it
-    cls = APITimeoutError if result.failure.timeout else APIConnectionError
-    return build(
-        cls,
-        foreign,
-        result.failure.info(),
-        attempts=attempts,
-        foreign_args=original.args,
-    )
+    aiohttp_own = isinstance(original, (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError))
+    # A bare OSError is raised as what aiohttp would have raised for it.
+    foreign = type(original) if aiohttp_own else aiohttp.ClientOSError
+    return transport_error(result, attempts, foreign_cls=foreign)
 
 
 # -- aiohttp's automatic retry --------------------------------------------------------
@@ -435,12 +352,7 @@ def _repeat_final_error(req: ClientRequest) -> None:
 
 
 def _replayable(body: object) -> bool:
-    """Whether aiohttp can send `body` (a `Payload`, or b"" for none) again, whole.
-
-    The middleware decides no body (b"") by exact type before calling this, and
-    bytes are decided by exact type first here: the `Payload` checks below go
-    through slow ABC machinery.
-    """
+    """Whether aiohttp can send `body` (a `Payload`, or b"" for none) again, whole."""
     if type(body) is BytesPayload:
         return not body.consumed
     if isinstance(body, AsyncIterablePayload):
@@ -481,7 +393,7 @@ def _spent(body: object) -> bool:
     exhausted generator of the first hop in a fresh payload.
     """
     if type(body) is bytes:
-        return False  # no body at all: the common case, decided without ABC checks
+        return False  # b"": no body at all
     if _consumed(body):
         return True
     generator = getattr(body, "_value", None) if isinstance(body, AsyncIterablePayload) else None

@@ -22,18 +22,18 @@ from urllib3.exceptions import (
     ConnectTimeoutError,
     NameResolutionError,
     NewConnectionError,
+    ProxyError,
     ReadTimeoutError,
+    SSLError,
 )
 from urllib3.util.retry import Retry as _Urllib3Retry
 
-from errorkit._adapter import add_idempotency_key
-from errorkit._clock import CLOCK
-from errorkit._compat import build
-from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
+from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._formats import MAX_BODY
-from errorkit._loop import Failed, Final, Loop, Send, Sent, attempts, drive
+from errorkit._loop import ErrorResponse, Failed, Final, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
+from errorkit._stacks.exceptions import most_specific, status_error, transport_error
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,7 +55,9 @@ class RetryAdapter(HTTPAdapter):
         raise_for_status: raise the errorkit exception for an error response
             after the last attempt (it is also a `requests.HTTPError`); by
             default the final response is returned unchanged.
-        max_body: bytes of an error body read for classification (64 KiB).
+        max_body: bytes of an error body read for classification, and the
+            largest unread body drained (rather than closed) when a response is
+            discarded; an int >= 0, default 64 KiB.
         **kwargs: `HTTPAdapter`'s own (`pool_connections`, `pool_maxsize`,
             `pool_block`); `max_retries` is refused: the policy owns retries.
     """
@@ -79,9 +81,9 @@ class RetryAdapter(HTTPAdapter):
         if "max_retries" in kwargs:
             raise TypeError("RetryAdapter takes no max_retries: set RetryPolicy(max_attempts=...)")
         super().__init__(max_retries=_NO_URLLIB3_RETRIES, **kwargs)
-        self.policy = policy if policy is not None else RetryPolicy()
+        self.policy = check_policy(policy)
         self.raise_for_status = raise_for_status
-        self.max_body = max_body
+        self.max_body = check_max_body(max_body)
 
     def __repr__(self) -> str:
         return f"RetryAdapter(policy={self.policy!r}, raise_for_status={self.raise_for_status})"
@@ -95,99 +97,96 @@ class RetryAdapter(HTTPAdapter):
         cert: Any = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """Send `request`, retrying by the policy; see `HTTPAdapter.send`.
+        """Send `request`, retrying by the policy; see `HTTPAdapter.send`."""
+        call = _Call(self, request, (stream, timeout, verify, cert, proxies))
+        return drive(self.policy, call)
 
-        The first attempt is made here: a success is counted in the budget and
-        returned at once; the retry loop is planned only after a failure.
-        """
-        policy = self.policy
+
+class _Call:
+    """One hop of `Session.send`, as `drive()` runs it (see `errorkit._loop.Call`)."""
+
+    __slots__ = ("adapter", "has_idempotency_key", "request", "send_args", "start")
+
+    def __init__(
+        self,
+        adapter: RetryAdapter,
+        request: requests.PreparedRequest,
+        send_args: tuple[bool, Any, bool | str, Any, Mapping[str, str] | None],
+    ) -> None:
+        self.adapter = adapter
+        self.request = request
+        self.send_args = send_args
         method = request.method or "GET"
-        has_key = False
-        if method not in IDEMPOTENT_METHODS:  # else no key is needed: decided without a call
-            method = method.upper()
-            has_key = add_idempotency_key(policy, method, request.headers)
+        # Keys are added before the first attempt; an idempotent method needs none.
+        self.has_idempotency_key = method not in IDEMPOTENT_METHODS and add_idempotency_key(
+            adapter.policy, method.upper(), request.headers
+        )
         body = request.body
-        start = None if body is None or type(body) is bytes else _body_start(body)
-        started = CLOCK.monotonic()
-        deadline = policy.deadline
-        first: Sent[requests.Response] | Failed
+        # Where a file body starts, taken before it is first read.
+        self.start = None if body is None or type(body) is bytes else _body_start(body)
+
+    @property
+    def method(self) -> str:
+        return (self.request.method or "GET").upper()
+
+    @property
+    def url(self) -> str:
+        return self.request.url or ""
+
+    @property
+    def replayable(self) -> bool:
+        return self.start is not _NOT_REPLAYABLE
+
+    def attempt(
+        self, number: int, timeout: float | None
+    ) -> requests.Response | ErrorResponse[requests.Response] | Failed:
+        """Send once; with ``stream=False`` the body is read here, so its errors are failures."""
+        request, start = self.request, self.start
+        if number > 1 and isinstance(start, int):
+            request.body.seek(start)  # type: ignore[union-attr]
+        stream, user_timeout, verify, cert, proxies = self.send_args
         try:
             response = HTTPAdapter.send(
-                self,
-                request,
-                stream,
-                timeout if deadline is None else _clip(timeout, deadline),
-                verify,
-                cert,
-                proxies,
+                self.adapter, request, stream, _clip(user_timeout, timeout), verify, cert, proxies
             )
             if response.status_code < 400:
                 if not stream:
-                    _ = response.content  # body-phase errors surface here, inside the loop
-                budget = policy.budget
-                if budget is not None:
-                    budget.record_request()
+                    _ = response.content
                 return response
-            first = Sent(response, self._inspect(response, stream))
+            return ErrorResponse(response, self._inspect(response, stream))
         except _TRANSPORT_ERRORS as exc:
-            first = Failed(exc, _failure(exc))
+            return Failed(exc, _failure(exc))
 
-        def send_once(command: Send) -> Sent[requests.Response] | Failed:
-            if isinstance(start, int):
-                request.body.seek(start)  # type: ignore[union-attr]
-            try:
-                response = HTTPAdapter.send(
-                    self,
-                    request,
-                    stream=stream,
-                    timeout=_clip(timeout, command.timeout),
-                    verify=verify,
-                    cert=cert,
-                    proxies=proxies,
-                )
-                return Sent(response, self._inspect(response, stream))
-            except _TRANSPORT_ERRORS as exc:
-                return Failed(exc, _failure(exc))
-
-        loop: Loop[requests.Response] = attempts(
-            policy,
-            method=method.upper(),
-            url=request.url or "",
-            replayable=start is not _NOT_REPLAYABLE,
-            has_idempotency_key=has_key,
-            started=started,
-        )
-        loop.succeeded(first)  # counts the request in the budget: it is not a success
-        return self._finish(drive(loop, send_once, _discard, first))
-
-    def _inspect(self, response: requests.Response, stream: bool) -> ErrorInfo | None:
-        if response.status_code < 400:
-            if not stream:
-                _ = response.content  # body-phase errors surface here, inside the loop
-            return None
-        body = response.content if not stream else _peek(response, self.max_body)
-        info = parse(response.status_code, response.headers, body, max_body=self.max_body)
+    def _inspect(self, response: requests.Response, stream: bool) -> ErrorInfo:
+        bound = self.adapter.max_body
+        body = _peek(response, bound) if stream else response.content
+        info = parse(response.status_code, response.headers, body, max_body=bound)
+        if info is None:  # pragma: no cover - parse() answers for every status >= 400
+            raise AssertionError(response.status_code)
         response._errorkit_info = info  # type: ignore[attr-defined]  # noqa: SLF001
         return info
 
-    def _finish(self, final: Final[requests.Response]) -> requests.Response:
+    def discard(self, response: requests.Response) -> None:
+        _discard(response, self.adapter.max_body)
+
+    def finish(self, final: Final[requests.Response]) -> requests.Response:
         result = final.result
         if isinstance(result, Failed):
-            raise _transport_error(result, final.attempts) from result.error
-        info = result.info
-        if info is not None and self.raise_for_status:
-            cls = class_for(info.category, info.status)
-            exc = build(
-                cls,
-                requests.HTTPError,
-                info,
-                response=result.response,
-                attempts=final.attempts,
-                foreign_args=(),
-                foreign_kwargs={"response": result.response, "request": result.response.request},
-            )
-            raise exc
-        return result.response
+            error = result.error
+            request = getattr(error, "request", None)
+            raise transport_error(
+                result, final.attempts, foreign_kwargs={"request": request}
+            ) from error
+        response = result.response
+        if not self.adapter.raise_for_status:
+            return response
+        raise status_error(
+            result.info,
+            requests.HTTPError,
+            response=response,
+            attempts=final.attempts,
+            foreign_kwargs={"response": response, "request": response.request},
+        )
 
 
 _TRANSPORT_ERRORS = (
@@ -196,45 +195,44 @@ _TRANSPORT_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
 )
 
+#: requests' and urllib3's exceptions -> what the failure means. The urllib3 error a
+#: requests exception wraps is looked up first: it says more (NewConnectionError is a
+#: ConnectTimeoutError in urllib3 2, but a refusal, not a timeout).
+_REFUSED = TransportFailure(sent=False, description="connection refused or unresolvable")
+_FAILURES: dict[type[BaseException], TransportFailure] = {
+    requests.exceptions.SSLError: TransportFailure(
+        sent=False, retryable=False, description="TLS handshake failed"
+    ),
+    SSLError: TransportFailure(sent=False, retryable=False, description="TLS handshake failed"),
+    requests.ConnectTimeout: TransportFailure(
+        sent=False, timeout=True, description="connect timeout"
+    ),
+    ConnectTimeoutError: TransportFailure(sent=False, timeout=True, description="connect timeout"),
+    NewConnectionError: _REFUSED,
+    NameResolutionError: _REFUSED,
+    ClosedPoolError: _REFUSED,
+    requests.exceptions.ProxyError: TransportFailure(
+        sent=False, description="proxy connection failed"
+    ),
+    ProxyError: TransportFailure(sent=False, description="proxy connection failed"),
+    requests.ReadTimeout: TransportFailure(sent=True, timeout=True, description="read timeout"),
+    ReadTimeoutError: TransportFailure(sent=True, timeout=True, description="read timeout"),
+    requests.exceptions.ChunkedEncodingError: TransportFailure(
+        sent=True, description="response body cut short"
+    ),
+}
+_LOST = TransportFailure(sent=True, description="connection lost before a response")
 
-def _failure(exc: BaseException) -> TransportFailure:  # noqa: PLR0911 - one from->to table
-    reason = _reason(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return TransportFailure(sent=False, retryable=False, description="TLS handshake failed")
-    if isinstance(exc, requests.ConnectTimeout) or (
-        isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError)
-    ):
-        return TransportFailure(sent=False, timeout=True, description="connect timeout")
-    if isinstance(reason, (NewConnectionError, NameResolutionError, ClosedPoolError)):
-        return TransportFailure(sent=False, description="connection refused or unresolvable")
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return TransportFailure(sent=False, description="proxy connection failed")
-    if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
-        return TransportFailure(sent=True, timeout=True, description="read timeout")
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return TransportFailure(sent=True, description="response body cut short")
-    return TransportFailure(sent=True, description="connection lost before a response")
 
-
-def _reason(exc: BaseException) -> object:
-    """The urllib3 error inside a requests exception (MaxRetryError.reason, or itself)."""
+def _failure(exc: BaseException) -> TransportFailure:
+    """The core's view of a requests exception: its urllib3 cause first, then itself."""
     inner = exc.args[0] if exc.args else None
-    return getattr(inner, "reason", inner)
-
-
-def _transport_error(result: Failed, attempts: int) -> BaseException:
-    info = result.failure.info()
-    cls = APITimeoutError if result.failure.timeout else APIConnectionError
-    original = result.error
-    return build(
-        cls,
-        type(original),
-        info,
-        response=None,
-        attempts=attempts,
-        foreign_args=original.args,
-        foreign_kwargs={"request": getattr(original, "request", None)},
-    )
+    reason = getattr(inner, "reason", inner)  # MaxRetryError.reason, or the error itself
+    if isinstance(reason, BaseException):
+        found = most_specific(_FAILURES, reason)
+        if found is not None:
+            return found
+    return most_specific(_FAILURES, exc) or _LOST
 
 
 def _body_start(body: object) -> object:
@@ -311,11 +309,11 @@ class _PrefixedRaw:
             yield data
 
 
-def _discard(response: requests.Response) -> None:
+def _discard(response: requests.Response, bound: int) -> None:
     """Release a response that will not be returned, so its connection is reused."""
     if not response._content_consumed:  # type: ignore[attr-defined]  # noqa: SLF001
         length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) <= MAX_BODY:
+        if length.isdigit() and int(length) <= bound:
             with contextlib.suppress(requests.RequestException):
                 _ = response.content  # small: read to EOF, the connection goes back to the pool
     response.close()

@@ -57,16 +57,15 @@ from urllib3.exceptions import (
 from urllib3.util.retry import RequestHistory
 from urllib3.util.retry import Retry as _Urllib3Retry
 
-from errorkit._adapter import add_idempotency_key
+from errorkit._adapter import add_idempotency_key, check_max_body
 from errorkit._clock import CLOCK
-from errorkit._compat import build
-from errorkit._exceptions import APIConnectionError, APITimeoutError, class_for
 from errorkit._formats import MAX_BODY
-from errorkit._loop import _announce, _log_stop
+from errorkit._loop import Failed, RequestFacts, record_request, step
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryPolicy, TransportFailure
-from errorkit._response import body_of, error_of
-from errorkit._urllib3_request import UNKNOWN, request_facts
+from errorkit._stacks.exceptions import most_specific, status_error, transport_error
+from errorkit._stacks.responses import body_of
+from errorkit._stacks.urllib3_urlopen import UNKNOWN, request_facts
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -100,22 +99,20 @@ _POLICY_OWNED: dict[str, tuple[object, str]] = {
     "retry_after_max": (_Urllib3Retry.DEFAULT_RETRY_AFTER_MAX, _HINTS),
 }
 
-#: urllib3's exceptions -> what errorkit knows about the failure. First match wins:
-#: NameResolutionError < NewConnectionError < ConnectTimeoutError, so order matters.
-_FAILURES: tuple[tuple[type[BaseException], TransportFailure], ...] = (
-    (SSLError, TransportFailure(sent=False, retryable=False, description="TLS handshake failed")),
-    (ProxyError, TransportFailure(sent=False, description="proxy connection failed")),
-    (NameResolutionError, TransportFailure(sent=False, description="name resolution failed")),
-    (NewConnectionError, TransportFailure(sent=False, description="connection refused")),
-    (
-        ConnectTimeoutError,
-        TransportFailure(sent=False, timeout=True, description="connect timeout"),
-    ),
-    (ClosedPoolError, TransportFailure(sent=False, description="connection pool closed")),
-    (EmptyPoolError, TransportFailure(sent=False, description="no free pooled connection")),
-    (ReadTimeoutError, TransportFailure(sent=True, timeout=True, description="read timeout")),
-    (ProtocolError, TransportFailure(sent=True, description="connection lost before a response")),
-)
+#: urllib3's exceptions -> what errorkit knows about the failure; the most specific
+#: class of an exception wins (NameResolutionError is a NewConnectionError, which is
+#: a ConnectTimeoutError in urllib3 2).
+_FAILURES: dict[type[BaseException], TransportFailure] = {
+    SSLError: TransportFailure(sent=False, retryable=False, description="TLS handshake failed"),
+    ProxyError: TransportFailure(sent=False, description="proxy connection failed"),
+    NameResolutionError: TransportFailure(sent=False, description="name resolution failed"),
+    NewConnectionError: TransportFailure(sent=False, description="connection refused"),
+    ConnectTimeoutError: TransportFailure(sent=False, timeout=True, description="connect timeout"),
+    ClosedPoolError: TransportFailure(sent=False, description="connection pool closed"),
+    EmptyPoolError: TransportFailure(sent=False, description="no free pooled connection"),
+    ReadTimeoutError: TransportFailure(sent=True, timeout=True, description="read timeout"),
+    ProtocolError: TransportFailure(sent=True, description="connection lost before a response"),
+}
 _OTHER_FAILURE = TransportFailure(sent=True, description="request failed")
 
 #: Where urllib3's own Retry re-raises a read error unwrapped instead of MaxRetryError.
@@ -169,7 +166,7 @@ class Retry(_Urllib3Retry):
       set a read timeout no longer than the deadline.
     - **Bodies.** urllib3 rewinds files itself but re-sends a spent generator as
       an empty body. The ``Retry`` reads the pending ``urlopen`` call's ``body``
-      from its frame (see ``errorkit._urllib3_request``): a generator or iterator
+      from its frame (see ``errorkit._stacks.urllib3_urlopen``): a generator or iterator
       already (partly) sent is never re-sent; the final outcome is returned or
       raised instead.
     - **Body hints.** A response body is read for classification only when
@@ -191,6 +188,7 @@ class Retry(_Urllib3Retry):
         *,
         raise_on_status: bool = False,
         redirect: bool | int | None = 10,
+        max_body: int = MAX_BODY,
         _errorkit_hop: _Hop | None = None,
         **retry_kwargs: Any,
     ) -> None:
@@ -204,11 +202,13 @@ class Retry(_Urllib3Retry):
         settings.update(retry_kwargs)
         super().__init__(raise_on_status=raise_on_status, redirect=redirect, **settings)  # type: ignore[arg-type]
         self.policy = policy if policy is not None else RetryPolicy()
+        self.max_body = check_max_body(max_body)
         self._hop = _errorkit_hop
 
     def new(self, **kw: Any) -> Self:
-        """A copy with `kw` changed; the policy and the request's state go along."""
+        """A copy with `kw` changed; the policy, `max_body` and the request's state go along."""
         kw.setdefault("policy", self.policy)
+        kw.setdefault("max_body", self.max_body)
         kw.setdefault("_errorkit_hop", self._hop)
         return super().new(**kw)
 
@@ -230,8 +230,8 @@ class Retry(_Urllib3Retry):
         del method, has_retry_after  # urllib3's signature; both are judged in increment
         if status_code >= 400:
             return True
-        if self._hop is None and self.policy.budget is not None:
-            self.policy.budget.record_request()  # a first attempt that ends here
+        if self._hop is None:
+            record_request(self.policy)  # a first attempt that ends here
         return False
 
     def increment(
@@ -245,97 +245,55 @@ class Retry(_Urllib3Retry):
     ) -> Self:
         """The next ``Retry`` if the policy retries, else raise (see the class docstring)."""
         if error is None and response is not None and response.get_redirect_location():
-            # A redirect is urllib3's to count; the next hop is a request of its own,
-            # unless it would re-send a spent body (urllib3 would send it empty).
-            if not (request_facts() or UNKNOWN).replayable:
-                reason = ResponseError("redirect not followed: the body cannot be re-sent")
-                raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
-            following = super().increment(method, url, response, error, _pool, _stacktrace)
-            return following.new(_errorkit_hop=None)
-        verb = (method or "GET").upper()
+            return self._follow(method, url, response, _pool, _stacktrace)
         hop = self._hop if self._hop is not None else self._first_hop()
         attempt = hop.attempts + 1
-        outcome: ErrorInfo | TransportFailure | None
-        outcome = _failure(error) if error is not None else _classified(response)
+        outcome = _failure(error) if error is not None else self._classified(response)
         if outcome is None:  # a success handed to increment by hand: nothing to retry
             raise MaxRetryError(_pool, url or "", ResponseError("not an error response"))  # type: ignore[arg-type]
-        decision = self._decide(hop, attempt, verb, outcome)
-        full_url = _full_url(_pool, url)
+        request = _request(self.policy, method, _pool, url)
+        elapsed = max(0.0, CLOCK.monotonic() - hop.started)
+        decision = step(self.policy, request, outcome, attempt, elapsed)
         if not decision.retry:
-            _log_stop(decision, verb, full_url, attempt)
-            raise self._give_up(
-                decision, outcome, attempt, pool=_pool, url=url, response=response, error=error
-            )
-        _announce(self.policy, decision, outcome, verb, full_url, attempt)
+            raise _give_up(decision, outcome, attempt, _pool, url, response, error)
         if response is not None:
-            _release_if_large(response)
+            _release_if_large(response, self.max_body)
         status = response.status if response is not None else None
         history = (*self.history, RequestHistory(method, url, error, status, None))
         following_hop = replace(hop, attempts=attempt, decision=decision)
         return self.new(history=history, _errorkit_hop=following_hop)
 
+    def _follow(
+        self,
+        method: str | None,
+        url: str | None,
+        response: BaseHTTPResponse,
+        pool: ConnectionPool | None,
+        stacktrace: TracebackType | None,
+    ) -> Self:
+        """A redirect is urllib3's to count; the next hop is a request of its own.
+
+        Unless it would re-send a spent body: urllib3 would send it empty.
+        """
+        if not (request_facts() or UNKNOWN).replayable:
+            reason = ResponseError("redirect not followed: the body cannot be re-sent")
+            raise MaxRetryError(pool, url or "", reason)  # type: ignore[arg-type]
+        following = super().increment(method, url, response, None, pool, stacktrace)
+        return following.new(_errorkit_hop=None)
+
     def _first_hop(self) -> _Hop:
-        if self.policy.budget is not None:
-            self.policy.budget.record_request()
+        record_request(self.policy)
         return _Hop(started=CLOCK.monotonic(), attempts=0)
 
-    def _decide(
-        self, hop: _Hop, attempt: int, method: str, outcome: ErrorInfo | TransportFailure
-    ) -> Decision:
-        policy = self.policy
-        # Looked up at every failure: a generator still whole after a refused
-        # connect is spent once an attempt has sent it.
-        facts = request_facts() or UNKNOWN
-        decision = policy.decide(
-            attempt=attempt,
-            elapsed=max(0.0, CLOCK.monotonic() - hop.started),
-            method=method,
-            outcome=outcome,
-            replayable=facts.replayable,
-            has_idempotency_key=policy.idempotency_header.lower() in facts.header_names,
-        )
-        if decision.retry and policy.budget is not None and not policy.budget.try_spend():
-            return decision.refused_by_budget()
-        return decision
+    def _classified(self, response: BaseHTTPResponse | None) -> ErrorInfo | None:
+        """The response's `ErrorInfo`, from a body urllib3 already read, never from the socket.
 
-    def _give_up(  # noqa: PLR0913 - what urllib3 handed to increment
-        self,
-        decision: Decision,
-        outcome: ErrorInfo | TransportFailure,
-        attempt: int,
-        *,
-        pool: ConnectionPool | None,
-        url: str | None,
-        response: BaseHTTPResponse | None,
-        error: Exception | None,
-    ) -> BaseException:
-        if isinstance(outcome, TransportFailure):
-            assert error is not None  # noqa: S101 - a TransportFailure comes from an error
-            if decision.reason in _UNWRAPPED and isinstance(
-                error, (ReadTimeoutError, ProtocolError)
-            ):
-                return error
-            cls = APITimeoutError if outcome.timeout else APIConnectionError
-            failed = build(
-                cls,
-                MaxRetryError,
-                outcome.info(),
-                attempts=attempt,
-                foreign_args=(pool, url or "", error),
-            )
-            failed.__cause__ = error
-            return failed
-        reason = ResponseError(f"{outcome.status} error response: {decision.detail}")
-        exc = build(
-            class_for(outcome.category, outcome.status),
-            MaxRetryError,
-            outcome,
-            response=response,
-            attempts=attempt,
-            foreign_args=(pool, url or "", reason),
-        )
-        exc.__cause__ = reason
-        return exc
+        Reading ``response.data`` here would empty the body requests reads later;
+        `body_of` returns only a body urllib3 preloaded.
+        """
+        if response is None:
+            return None
+        return parse(response.status, response.headers, body_of(response), max_body=self.max_body)
 
     # -- the waits --------------------------------------------------------------------
 
@@ -396,16 +354,55 @@ def _check_owned(kwargs: Mapping[str, Any]) -> None:
         raise TypeError(f"errorkit.urllib3.Retry takes no {name}={value!r}: {explanation}")
 
 
-def _classified(response: BaseHTTPResponse | None) -> ErrorInfo | None:
-    """The response's `ErrorInfo`, from a body urllib3 already read, never from the socket."""
-    if response is None:
-        return None
-    # error_of reads only a cached body (urllib3's ``_body``, set by preload_content);
-    # reading ``response.data`` here would empty the body requests reads later.
-    return error_of(response)
+def _request(
+    policy: RetryPolicy, method: str | None, pool: ConnectionPool | None, url: str | None
+) -> RequestFacts:
+    """The facts of the pending request, read afresh at every failure.
+
+    A generator still whole after a refused connect is spent once an attempt has
+    sent it, so whether the body can be re-sent is never remembered.
+    """
+    pending = request_facts() or UNKNOWN
+    return RequestFacts(
+        method=(method or "GET").upper(),
+        url=_full_url(pool, url),
+        replayable=pending.replayable,
+        has_idempotency_key=policy.idempotency_header.lower() in pending.header_names,
+    )
 
 
-def _release_if_large(response: BaseHTTPResponse) -> None:
+def _give_up(  # noqa: PLR0913, PLR0917 - what urllib3 handed to increment
+    decision: Decision,
+    outcome: ErrorInfo | TransportFailure,
+    attempt: int,
+    pool: ConnectionPool | None,
+    url: str | None,
+    response: BaseHTTPResponse | None,
+    error: Exception | None,
+) -> BaseException:
+    """What urlopen raises when the policy stops (see the class docstring)."""
+    if isinstance(outcome, TransportFailure):
+        assert error is not None  # noqa: S101 - a TransportFailure comes from an error
+        if decision.reason in _UNWRAPPED and isinstance(error, (ReadTimeoutError, ProtocolError)):
+            return error
+        failed = transport_error(
+            Failed(error, outcome),
+            attempt,
+            foreign_cls=MaxRetryError,
+            foreign_args=(pool, url or "", error),
+        )
+        failed.__cause__ = error
+        return failed
+    reason = ResponseError(f"{outcome.status} error response: {decision.detail}")
+    exc = status_error(
+        outcome, MaxRetryError, response=response, attempts=attempt,
+        foreign_args=(pool, url or "", reason),
+    )  # fmt: skip
+    exc.__cause__ = reason
+    return exc
+
+
+def _release_if_large(response: BaseHTTPResponse, bound: int) -> None:
     """Drop the connection of a discarded response whose unread body may be large.
 
     urlopen drains a discarded response to reuse its connection, reading the whole
@@ -416,17 +413,15 @@ def _release_if_large(response: BaseHTTPResponse) -> None:
     if body_of(response) is not None:
         return  # preloaded: already read, the connection is already back
     length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) <= MAX_BODY:
+    if length.isdigit() and int(length) <= bound:
         return
     response.close()
     response.release_conn()
 
 
 def _failure(error: BaseException) -> TransportFailure:
-    for cls, failure in _FAILURES:
-        if isinstance(error, cls):
-            return failure
-    return _OTHER_FAILURE  # anything else urllib3 raised: assume the request may have left
+    # Anything else urllib3 raised: assume the request may have left.
+    return most_specific(_FAILURES, error) or _OTHER_FAILURE
 
 
 def _full_url(pool: object, url: str | None) -> str:

@@ -7,6 +7,7 @@ leaves every error body readable; the stream is at EOF after a middleware read).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -35,7 +36,7 @@ async def test_async_generator_body_is_never_resent_empty(fault_server: FaultSer
     """A POST with an async generator and a 503 the server did not act on: one hit, the 503."""
     fault_server.script("/p", [respond(503, headers=NOT_PROCESSED), respond(200)])
     async with (
-        retry_session(FAST.with_changes(idempotency_key=True)) as session,
+        retry_session(dataclasses.replace(FAST, idempotency_key=True)) as session,
         session.post(fault_server.url("/p"), data=agen_body(b"0123456789")) as resp,
     ):
         assert resp.status == 503

@@ -9,6 +9,7 @@ events and log lines without credentials, and a shared budget in an outage.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import logging
 import pickle
@@ -98,7 +99,7 @@ async def test_retry_after_ms_sets_the_real_wait(fault_server: FaultServer) -> N
 async def test_post_is_retried_after_a_refused_connection() -> None:
     """Refused connects never reached a server: a POST makes all three attempts."""
     events: list[errorkit.RetryEvent] = []
-    async with retry_session(FAST.with_changes(on_retry=events.append)) as session:
+    async with retry_session(dataclasses.replace(FAST, on_retry=events.append)) as session:
         with pytest.raises(aiohttp.ClientConnectorError) as caught:
             await session.post(f"http://127.0.0.1:{closed_port()}/x", data=b"a")
     assert [e.attempt for e in events] == [1, 2]
@@ -113,7 +114,9 @@ async def test_post_is_retried_after_a_connect_timeout() -> None:
     """A full backlog times the connect out before sending: the POST is retried, then raised."""
     timeout = aiohttp.ClientTimeout(total=10, sock_connect=0.2)
     with full_backlog() as (host, port):
-        async with retry_session(FAST.with_changes(max_attempts=2), timeout=timeout) as session:
+        async with retry_session(
+            dataclasses.replace(FAST, max_attempts=2), timeout=timeout
+        ) as session:
             start = time.monotonic()
             with pytest.raises(aiohttp.ConnectionTimeoutError) as caught:
                 await session.post(f"http://{host}:{port}/x", data=b"a")
@@ -152,7 +155,7 @@ async def test_idempotency_key_is_the_same_on_every_attempt(fault_server: FaultS
     """idempotency_key=True: a plain 503 POST is retried, one key on all three attempts."""
     fault_server.script("/k", [respond(503), respond(503), respond(201)])
     async with (
-        retry_session(FAST.with_changes(idempotency_key=True)) as session,
+        retry_session(dataclasses.replace(FAST, idempotency_key=True)) as session,
         session.post(fault_server.url("/k"), data=b"x") as resp,
     ):
         assert resp.status == 201
@@ -166,7 +169,7 @@ async def test_dropped_post_with_a_key_is_retried(fault_server: FaultServer) -> 
     """With an Idempotency-Key, even a POST dropped after it was read is sent again."""
     fault_server.script("/k", [drop(), respond(201)])
     async with (
-        retry_session(FAST.with_changes(idempotency_key=True)) as session,
+        retry_session(dataclasses.replace(FAST, idempotency_key=True)) as session,
         session.post(fault_server.url("/k"), data=b"x") as resp,
     ):
         assert resp.status == 201
@@ -177,7 +180,7 @@ async def test_a_callers_key_is_never_overwritten(fault_server: FaultServer) -> 
     """The caller's own Idempotency-Key is sent as is on every attempt."""
     fault_server.script("/k", [respond(503), respond(201)])
     async with (
-        retry_session(FAST.with_changes(idempotency_key=True)) as session,
+        retry_session(dataclasses.replace(FAST, idempotency_key=True)) as session,
         session.post(
             fault_server.url("/k"), data=b"x", headers={"Idempotency-Key": "mine-42"}
         ) as resp,
@@ -190,7 +193,7 @@ async def test_get_gets_no_idempotency_key(fault_server: FaultServer) -> None:
     """An idempotent GET needs no key, so none is added."""
     fault_server.script("/k", [respond(200)])
     async with (
-        retry_session(FAST.with_changes(idempotency_key=True)) as session,
+        retry_session(dataclasses.replace(FAST, idempotency_key=True)) as session,
         session.get(fault_server.url("/k")) as resp,
     ):
         assert resp.status == 200
@@ -303,7 +306,7 @@ async def test_raise_for_status_closes_a_long_chunked_body(fault_server: FaultSe
 async def test_transport_errors_pickle_and_print_without_the_url_secret() -> None:
     """The final transport error pickles, and neither str() nor repr() shows the API key."""
     url = f"http://127.0.0.1:{closed_port()}/x?api_key=SECRET123"
-    async with retry_session(FAST.with_changes(max_attempts=1)) as session:
+    async with retry_session(dataclasses.replace(FAST, max_attempts=1)) as session:
         with pytest.raises(errorkit.APIConnectionError) as caught:
             await session.get(url)
     copy = pickle.loads(pickle.dumps(caught.value))
@@ -321,7 +324,7 @@ async def test_fifty_tasks_share_one_session_without_cross_talk(
     """50 concurrent POSTs: each retries its own 503 once, with its own key on both attempts."""
     for i in range(50):
         fault_server.script(f"/t{i}", [respond(503), respond(200, body=str(i).encode())])
-    async with retry_session(FAST.with_changes(idempotency_key=True), limit=20) as session:
+    async with retry_session(dataclasses.replace(FAST, idempotency_key=True), limit=20) as session:
 
         async def one(i: int) -> bytes:
             async with session.post(fault_server.url(f"/t{i}"), data=b"x") as resp:
@@ -343,7 +346,7 @@ async def test_retry_events_and_log_lines_are_redacted(
     """Each retry is one event and one log line; the URL key and the token never appear."""
     events: list[errorkit.RetryEvent] = []
     fault_server.script("/s", [respond(503), respond(503), respond(200)])
-    async with retry_session(FAST.with_changes(on_retry=events.append)) as session:
+    async with retry_session(dataclasses.replace(FAST, on_retry=events.append)) as session:
         with caplog.at_level(logging.DEBUG, logger="errorkit"):
             async with session.get(
                 fault_server.url("/s?api_key=SECRET123&q=1"),
@@ -364,7 +367,7 @@ async def test_retry_events_and_log_lines_are_redacted(
 async def test_a_shared_budget_caps_retries_in_an_outage(fault_server: FaultServer) -> None:
     """Two sessions share a budget of 2 retries: 6 failing requests make 6 + 2 hits."""
     budget = RetryBudget(ratio=0.0, min_per_second=0.2, window=10.0)
-    policy = FAST.with_changes(budget=budget)
+    policy = dataclasses.replace(FAST, budget=budget)
     fault_server.script("/out", [respond(503)])
     async with retry_session(policy) as first, retry_session(policy) as second:
         for i in range(6):

@@ -16,8 +16,8 @@ from errorkit import RetryPolicy
 from errorkit.httpx import (
     AsyncRetryTransport,
     RetryTransport,
+    _environment_proxies,
     async_mounts_from_env,
-    environment_proxies,
     mounts_from_env,
 )
 from errorkit.testing import FaultServer, respond
@@ -127,7 +127,7 @@ def test_environment_proxies_read_like_httpx(clean_env: pytest.MonkeyPatch) -> N
     clean_env.setenv("HTTP_PROXY", "proxy.local:3128")
     clean_env.setenv("HTTPS_PROXY", "http://secure.local:3129")
     clean_env.setenv("NO_PROXY", "localhost,10.0.0.1,::1,.example.com,http://skip.test")
-    assert environment_proxies() == {
+    assert _environment_proxies() == {
         "http://": "http://proxy.local:3128",
         "https://": "http://secure.local:3129",
         "all://localhost": None,
@@ -137,7 +137,7 @@ def test_environment_proxies_read_like_httpx(clean_env: pytest.MonkeyPatch) -> N
         "http://skip.test": None,
     }
     clean_env.setenv("NO_PROXY", "*")
-    assert environment_proxies() == {}
+    assert _environment_proxies() == {}
 
 
 def test_verify_and_limits_reach_the_inner_transport() -> None:

@@ -8,6 +8,7 @@ concurrent requests. Each asserts on what the server recorded and what the calle
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import gzip
 import io
@@ -80,7 +81,7 @@ def test_one_shot_bodies_are_sent_once(
 ) -> None:
     """Generators and plain iterators (sync or async) are never re-sent: 1 hit, the 503 back."""
     fault_server.script("/p", [respond(503, {"Retry-After": "0"}), respond(200)])
-    client = twin(FAST.with_changes(idempotency_key=True))
+    client = twin(dataclasses.replace(FAST, idempotency_key=True))
     body = client.oneshot(b"0123456789") if kind == "generator" else client.iterator(b"0123456789")
     r = client.request("POST", fault_server.url("/p"), content=body)
     assert r.status_code == 503
@@ -184,7 +185,7 @@ class _Unseekable:
 
 def test_a_non_seekable_file_is_sent_once(fault_server: FaultServer, twin: MakeTwin) -> None:
     """A file that cannot seek is sent once: the real 503 comes back, never a raw h11 error."""
-    client = twin(FAST.with_changes(idempotency_key=True))
+    client = twin(dataclasses.replace(FAST, idempotency_key=True))
     if client.is_async:
         pytest.skip("httpx's async client takes no sync file object")
     fault_server.script("/pipe", [respond(503), respond(200)])
@@ -234,7 +235,7 @@ def test_retry_after_beyond_the_cap_fails_at_once(
     """Retry-After: 3600 over max_retry_after=60: one hit, no wait, the 503 carries 3600."""
     fault_server.script("/ra", [respond(503, {"Retry-After": "3600"}), respond(200)])
     start = time.monotonic()
-    r = twin(FAST.with_changes(max_retry_after=60)).request("GET", fault_server.url("/ra"))
+    r = twin(dataclasses.replace(FAST, max_retry_after=60)).request("GET", fault_server.url("/ra"))
     assert time.monotonic() - start < 0.5
     assert r.status_code == 503
     assert fault_server.hits("/ra") == 1
@@ -247,7 +248,7 @@ def test_retry_after_ms_is_waited_for_real(fault_server: FaultServer, twin: Make
     """retry-after-ms: 200 makes the client wait 0.2 s (wall time), then succeed."""
     fault_server.script("/ms", [respond(503, {"retry-after-ms": "200"}), respond(200)])
     start = time.monotonic()
-    r = twin(FAST.with_changes(jitter=0.0)).request("GET", fault_server.url("/ms"))
+    r = twin(dataclasses.replace(FAST, jitter=0.0)).request("GET", fault_server.url("/ms"))
     elapsed = time.monotonic() - start
     assert r.status_code == 200
     assert 0.2 <= elapsed < 0.6
@@ -339,7 +340,7 @@ def test_an_inspected_error_response_keeps_elapsed_and_raw_bytes(
     body = b'{"error": "thirty bytes long"}'
     assert len(body) == 30
     fault_server.script("/e", [respond(500, body=body)])
-    client = twin(FAST.with_changes(max_attempts=1))
+    client = twin(dataclasses.replace(FAST, max_attempts=1))
     r = client.request("GET", fault_server.url("/e"))
     assert r.content == body
     assert r.elapsed.total_seconds() > 0
@@ -356,7 +357,7 @@ def test_a_gzip_error_body_is_decoded_once(fault_server: FaultServer, twin: Make
     """A gzip 500: parse() sees JSON, .content is the plain body, iter_raw the gzip bytes."""
     body = b'{"error": "compressed"}'
     fault_server.script("/gz", [respond(500, body=body, gzip=True)])
-    client = twin(FAST.with_changes(max_attempts=1))
+    client = twin(dataclasses.replace(FAST, max_attempts=1))
     r = client.request("GET", fault_server.url("/gz"))
     assert r.content == body
     info = errorkit.error_of(r)
@@ -378,7 +379,7 @@ def test_error_bodies_of_every_size_stay_whole(
     """Around the 64 KiB bound and far beyond, .content and iter_raw give the whole body."""
     body = _pattern(size)
     fault_server.script("/s", [respond(500, body=body, chunked=chunked)])
-    client = twin(FAST.with_changes(max_attempts=1))
+    client = twin(dataclasses.replace(FAST, max_attempts=1))
     assert client.request("GET", fault_server.url("/s")).content == body
     assert client.raw("GET", fault_server.url("/s"))[1] == body
 
@@ -389,7 +390,7 @@ def test_a_large_gzip_error_body_is_whole_and_classified(
     """A 200 000-byte JSON body, gzip-compressed: classified from its head, read whole."""
     body = b'{"error": "big", "pad": "' + b"p" * 200_000 + b'"}'
     fault_server.script("/gzbig", [respond(500, body=body, gzip=True)])
-    r = twin(FAST.with_changes(max_attempts=1)).request("GET", fault_server.url("/gzbig"))
+    r = twin(dataclasses.replace(FAST, max_attempts=1)).request("GET", fault_server.url("/gzbig"))
     assert r.content == body
     assert errorkit.error_of(r) is not None
 
@@ -477,7 +478,7 @@ def test_a_post_hitting_a_full_backlog_is_retried_after_connect_timeouts(
     twin: MakeTwin,
 ) -> None:
     """A connect timeout means nothing was sent: the POST is retried, then APITimeoutError."""
-    client = twin(FAST.with_changes(max_attempts=2))
+    client = twin(dataclasses.replace(FAST, max_attempts=2))
     with full_backlog() as (host, port):
         start = time.monotonic()
         with pytest.raises(errorkit.APITimeoutError) as caught:
@@ -526,7 +527,7 @@ def test_idempotency_key_is_the_same_on_every_attempt(
 ) -> None:
     """With idempotency_key=True a dropped POST is retried carrying one key throughout."""
     fault_server.script("/ik", [drop(), respond(503), respond(200)])
-    r = twin(FAST.with_changes(idempotency_key=True)).request(
+    r = twin(dataclasses.replace(FAST, idempotency_key=True)).request(
         "POST", fault_server.url("/ik"), content=b"x"
     )
     assert r.status_code == 200
@@ -539,7 +540,7 @@ def test_idempotency_key_is_the_same_on_every_attempt(
 def test_a_callers_own_idempotency_key_is_kept(fault_server: FaultServer, twin: MakeTwin) -> None:
     """A key the caller set is sent unchanged on every attempt, and makes the POST retryable."""
     fault_server.script("/own", [drop(), respond(200)])
-    r = twin(FAST.with_changes(idempotency_key=True)).request(
+    r = twin(dataclasses.replace(FAST, idempotency_key=True)).request(
         "POST", fault_server.url("/own"), content=b"x", headers={"Idempotency-Key": "mine-1"}
     )
     assert r.status_code == 200
@@ -551,7 +552,7 @@ def test_a_callers_own_idempotency_key_is_kept(fault_server: FaultServer, twin: 
 
 def test_a_final_transport_failure_is_errorkit_and_httpx_at_once(twin: MakeTwin) -> None:
     """APIConnectionError is also httpx.ConnectError, with .request set and the cause kept."""
-    client = twin(FAST.with_changes(max_attempts=1))
+    client = twin(dataclasses.replace(FAST, max_attempts=1))
     url = f"http://127.0.0.1:{closed_port()}/x"
     with pytest.raises(httpx.ConnectError) as caught:
         client.request("GET", url)
@@ -570,7 +571,7 @@ def test_raise_for_status_is_an_httpx_status_error_with_a_readable_body(
         "error": {"code": "rate_limit_exceeded", "message": "slow down", "status": 429}
     }
     fault_server.script("/rl", [respond(429, {"Retry-After": "0"}, body=body)])
-    client = twin(FAST.with_changes(max_attempts=2), raise_for_status=True)
+    client = twin(dataclasses.replace(FAST, max_attempts=2), raise_for_status=True)
     with pytest.raises(httpx.HTTPStatusError) as caught:
         client.request("GET", fault_server.url("/rl"))
     exc = caught.value
@@ -628,8 +629,8 @@ def test_a_per_request_policy_overrides_the_transports(
 ) -> None:
     """extensions={"errorkit": policy} decides for that request only."""
     fault_server.script("/o", [respond(503)])
-    client = twin(FAST.with_changes(max_attempts=3))
-    once = FAST.with_changes(max_attempts=1)
+    client = twin(dataclasses.replace(FAST, max_attempts=3))
+    once = dataclasses.replace(FAST, max_attempts=1)
     assert (
         client.request("GET", fault_server.url("/o"), extensions={"errorkit": once}).status_code
         == 503
@@ -653,7 +654,7 @@ def test_a_per_request_none_uses_the_transports_policy(
 ) -> None:
     """extensions={"errorkit": None} is no override: the transport's policy retries."""
     fault_server.script("/o", [respond(503), respond(200)])
-    client = twin(FAST.with_changes(max_attempts=2))
+    client = twin(dataclasses.replace(FAST, max_attempts=2))
     r = client.request("GET", fault_server.url("/o"), extensions={"errorkit": None})
     assert r.status_code == 200
     assert fault_server.hits("/o") == 2
@@ -666,7 +667,9 @@ def test_the_deadline_shrinks_each_attempts_timeout(
     fault_server.script("/dl", [stall(3)])
     start = time.monotonic()
     with pytest.raises(errorkit.APITimeoutError):
-        twin(FAST.with_changes(deadline=0.5)).request("GET", fault_server.url("/dl"), timeout=5)
+        twin(dataclasses.replace(FAST, deadline=0.5)).request(
+            "GET", fault_server.url("/dl"), timeout=5
+        )
     assert 0.4 <= time.monotonic() - start < 1.0
     assert fault_server.hits("/dl") == 1
 
@@ -686,7 +689,7 @@ def test_on_retry_events_and_log_lines_redact_the_url(
     """Each retry calls on_retry and logs on "errorkit"; an api_key in the query never shows."""
     events: list[Any] = []
     fault_server.script("/ev", [respond(503), respond(502), respond(200)])
-    client = twin(FAST.with_changes(on_retry=events.append))
+    client = twin(dataclasses.replace(FAST, on_retry=events.append))
     with caplog.at_level("INFO", logger="errorkit"):
         r = client.request(
             "GET",
@@ -712,7 +715,7 @@ def test_sixteen_threads_share_one_transport_without_cross_talk(fault_server: Fa
     import threading
 
     transport = RetryTransport(
-        FAST.with_changes(idempotency_key=True, deadline=10),
+        dataclasses.replace(FAST, idempotency_key=True, deadline=10),
         limits=httpx.Limits(max_connections=16),
     )
     for i in range(16):
@@ -739,7 +742,7 @@ async def test_fifty_tasks_share_one_async_transport_without_cross_talk(
     """50 tasks, one async transport: attempts, bodies and keys never leak between them."""
     import asyncio
 
-    transport = AsyncRetryTransport(FAST.with_changes(idempotency_key=True, deadline=10))
+    transport = AsyncRetryTransport(dataclasses.replace(FAST, idempotency_key=True, deadline=10))
     for i in range(50):
         fault_server.script(f"/t{i}", [respond(503)] * (i % 3) + [respond(200, body=str(i))])
     async with httpx.AsyncClient(transport=transport) as client:
@@ -783,7 +786,9 @@ def test_max_body_bounds_what_is_parsed_not_what_is_returned(
     """max_body=10: the parser sees 10 bytes, the caller still gets the whole body."""
     body = b"0123456789abcdefghij"
     fault_server.script("/mb", [respond(500, body=body)])
-    r = twin(FAST.with_changes(max_attempts=1), max_body=10).request("GET", fault_server.url("/mb"))
+    r = twin(dataclasses.replace(FAST, max_attempts=1), max_body=10).request(
+        "GET", fault_server.url("/mb")
+    )
     assert r.content == body
     info = errorkit.error_of(r)
     assert info is not None

@@ -7,6 +7,7 @@ serves here only where what the inner transport receives is the point.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import io
 import ssl
@@ -17,8 +18,8 @@ import httpx
 import pytest
 
 from errorkit import RetryPolicy
-from errorkit._httpx_body import Replay, decoded
-from errorkit.httpx import AsyncRetryTransport, RetryTransport, failure_of
+from errorkit._stacks.httpx_bodies import Replay, decoded
+from errorkit.httpx import AsyncRetryTransport, RetryTransport, _failure
 from errorkit.testing import instant_waits
 
 FAST = RetryPolicy(budget=None, initial_delay=0.0, throttle_delay=0.0, max_delay=0.0)
@@ -45,7 +46,7 @@ def test_each_httpx_exception_maps_to_one_failure(
     exc_type: type[httpx.TransportError], sent: bool, timeout: bool, retryable: bool
 ) -> None:
     """The from-to table: whether the server may have acted, timeouts, and what repeats."""
-    failure = failure_of(exc_type("boom"))
+    failure = _failure(exc_type("boom"))
     assert (failure.sent, failure.timeout, failure.retryable) == (sent, timeout, retryable)
 
 
@@ -58,7 +59,7 @@ def test_a_connect_error_caused_by_tls_is_not_retryable() -> None:
         pass
     assert exc.__cause__ is not None
     exc.__cause__.__cause__ = ssl.SSLCertVerificationError("bad certificate")
-    failure = failure_of(exc)
+    failure = _failure(exc)
     assert (failure.sent, failure.retryable) == (False, False)
 
 
@@ -159,7 +160,7 @@ def test_attempt_timeouts_shrink_to_the_deadline_and_are_restored() -> None:
         return httpx.Response(503 if len(seen) < 2 else 200)
 
     transport = RetryTransport(
-        FAST.with_changes(deadline=2.0), transport=httpx.MockTransport(handler)
+        dataclasses.replace(FAST, deadline=2.0), transport=httpx.MockTransport(handler)
     )
     request = httpx.Request(
         "GET",
@@ -185,7 +186,7 @@ def test_a_raised_responses_elapsed_spans_every_attempt_and_wait() -> None:
         return httpx.Response(503, headers={"Retry-After": "2"}, content=b"busy")
 
     transport = RetryTransport(
-        FAST.with_changes(max_attempts=2, jitter=0.0),
+        dataclasses.replace(FAST, max_attempts=2, jitter=0.0),
         transport=httpx.MockTransport(handler),
         raise_for_status=True,
     )

@@ -7,6 +7,7 @@ whole, exception mapping, and session accounting across redirect hops.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 from typing import TYPE_CHECKING
@@ -100,7 +101,7 @@ def test_a_stall_mid_body_is_a_timeout_error_catchable_both_ways(
     """A read timeout in the middle of a body ends as APITimeoutError, also a requests error."""
     fault_server.script("/slow", [slow_body(200, body=b"x" * 50, chunk=5, interval=1.0)])
     with requests.Session() as s:
-        s.mount("http://", RetryAdapter(FAST.with_changes(max_attempts=2)))
+        s.mount("http://", RetryAdapter(dataclasses.replace(FAST, max_attempts=2)))
         with pytest.raises(errorkit.APITimeoutError) as caught:
             s.get(fault_server.url("/slow"), timeout=0.3)
     assert isinstance(caught.value, requests.ConnectionError)
@@ -212,7 +213,7 @@ def test_cookies_from_discarded_attempts_are_dropped(
 
 def test_the_adapter_survives_pickling(fault_server: FaultServer) -> None:
     """A pickled adapter keeps its policy settings and still retries."""
-    adapter = RetryAdapter(FAST.with_changes(max_attempts=4), raise_for_status=True)
+    adapter = RetryAdapter(dataclasses.replace(FAST, max_attempts=4), raise_for_status=True)
     clone = pickle.loads(pickle.dumps(adapter))
     assert clone.policy.max_attempts == 4
     assert clone.raise_for_status is True

@@ -8,6 +8,7 @@ about wall time.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import logging
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
 # Short real waits keep the table fast; tests about a wait's length use instant_waits.
 FAST = RetryPolicy(budget=None, initial_delay=0.01, throttle_delay=0.01, max_delay=0.05)
 ASYNC = {"httpx-async", "aiohttp"}
-
-
-def _policy(**changes: object) -> RetryPolicy:
-    return FAST.with_changes(**changes)
 
 
 def _transport_error(stack: str) -> tuple[type[BaseException], ...]:
@@ -60,7 +57,9 @@ def test_gives_up_after_max_attempts_with_the_last_response(
 ) -> None:
     """A server that keeps failing gets exactly max_attempts hits; the caller gets its 500."""
     fault_server.script("/down", [respond(500, body={"error": "boom"})])
-    result = make_client(policy=_policy(max_attempts=4)).request("GET", fault_server.url("/down"))
+    result = make_client(policy=dataclasses.replace(FAST, max_attempts=4)).request(
+        "GET", fault_server.url("/down")
+    )
     assert result.status == 500
     assert fault_server.hits("/down") == 4
     assert result.info is not None
@@ -153,7 +152,7 @@ def test_hint_above_max_retry_after_fails_at_once(
 ) -> None:
     """Retry-After: 3600 over a 60 s cap: no wait at all, the 429 carries the 3600."""
     fault_server.script("/long", [respond(429, headers={"Retry-After": "3600"}), respond(200)])
-    result = make_client(policy=_policy(max_retry_after=60)).request(
+    result = make_client(policy=dataclasses.replace(FAST, max_retry_after=60)).request(
         "GET", fault_server.url("/long")
     )
     assert fault_server.hits("/long") == 1
@@ -172,7 +171,7 @@ def test_server_says_do_not_retry(fault_server: FaultServer, make_client: MakeCl
 def test_deadline_is_never_overrun(fault_server: FaultServer, make_client: MakeClient) -> None:
     """With a 0.6 s deadline and 0.25 s hints, the request ends before 0.6 s of wall time."""
     fault_server.script("/slow", [respond(503, headers={"Retry-After": "0.25"})])
-    client = make_client(policy=_policy(max_attempts=10, deadline=0.6))
+    client = make_client(policy=dataclasses.replace(FAST, max_attempts=10, deadline=0.6))
     result = client.request("GET", fault_server.url("/slow"))
     assert result.status == 503
     assert result.elapsed < 0.6 + 0.15  # the deadline plus one loopback round trip
@@ -185,7 +184,7 @@ def test_deadline_is_never_overrun(fault_server: FaultServer, make_client: MakeC
 def test_post_is_retried_after_a_refused_connection(make_client: MakeClient, stack: str) -> None:
     """A refused connection never reached the server: even a POST is retried."""
     events: list[errorkit.RetryEvent] = []
-    client = make_client(policy=_policy(on_retry=events.append))
+    client = make_client(policy=dataclasses.replace(FAST, on_retry=events.append))
     result = client.request(
         "POST", f"http://127.0.0.1:{closed_port()}/x", body=b"a", body_kind="bytes"
     )
@@ -197,7 +196,7 @@ def test_post_is_retried_after_a_connect_timeout(make_client: MakeClient, stack:
     """A connect that timed out never reached the server: a POST is retried, and the
     last timeout is what the caller sees."""
     events: list[errorkit.RetryEvent] = []
-    client = make_client(policy=_policy(on_retry=events.append))
+    client = make_client(policy=dataclasses.replace(FAST, on_retry=events.append))
     with full_backlog() as (host, port):
         result = client.request(
             "POST", f"http://{host}:{port}/x", body=b"a", body_kind="bytes", timeout=0.3
@@ -281,7 +280,7 @@ def test_get_is_retried_after_a_read_timeout(
 ) -> None:
     """A stalled GET times out and is retried (idempotent); the last timeout is raised."""
     fault_server.script("/stall", [stall(2.0)])
-    result = make_client(policy=_policy(max_attempts=2)).request(
+    result = make_client(policy=dataclasses.replace(FAST, max_attempts=2)).request(
         "GET", fault_server.url("/stall"), timeout=0.3
     )
     assert fault_server.hits("/stall") == 2
@@ -295,7 +294,7 @@ def test_idempotency_key_makes_a_post_retryable(
 ) -> None:
     """idempotency_key=True sends one key on every attempt, and a plain 503 is retried."""
     fault_server.script("/k", [respond(503), respond(503), respond(201)])
-    result = make_client(policy=_policy(idempotency_key=True)).request(
+    result = make_client(policy=dataclasses.replace(FAST, idempotency_key=True)).request(
         "POST", fault_server.url("/k"), body=b"x", body_kind="bytes"
     )
     assert result.status == 201
@@ -310,7 +309,7 @@ def test_a_callers_idempotency_key_is_kept(
 ) -> None:
     """A key the caller set is never overwritten, and it makes the POST retryable."""
     fault_server.script("/k", [respond(503), respond(201)])
-    result = make_client(policy=_policy(idempotency_key=True)).request(
+    result = make_client(policy=dataclasses.replace(FAST, idempotency_key=True)).request(
         "POST",
         fault_server.url("/k"),
         body=b"x",
@@ -378,7 +377,7 @@ def test_a_shared_budget_caps_retries_during_an_outage(
 ) -> None:
     """One RetryBudget shared by two clients allows only its floor of retries in an outage."""
     budget = RetryBudget(ratio=0.0, min_per_second=0.2, window=10.0)  # 2 retries per window
-    policy = FAST.with_changes(max_attempts=3, budget=budget)
+    policy = dataclasses.replace(FAST, max_attempts=3, budget=budget)
     fault_server.script("/out", [respond(503)])
     clients = [make_client(policy=policy), make_client(policy=policy)]
     for i in range(6):
@@ -395,7 +394,7 @@ def test_the_budget_counts_every_logical_request_once(
     A success is counted on the adapter's short path, the others once the loop is planned.
     """
     budget = RetryBudget()
-    client = make_client(policy=_policy(budget=budget))
+    client = make_client(policy=dataclasses.replace(FAST, budget=budget))
     fault_server.script("/ok", [respond(200, body=b"ok")])
     fault_server.script("/again", [respond(503), respond(200)])
     fault_server.script("/nf", [respond(404)])
@@ -411,7 +410,9 @@ def test_on_retry_events_and_logs_never_show_credentials(
     """Each retry is an event and a log line; the key in the URL and the token never appear."""
     events: list[errorkit.RetryEvent] = []
     fault_server.script("/s", [respond(503), respond(503)])
-    client = make_client(policy=_policy(on_retry=events.append), raise_for_status=True)
+    client = make_client(
+        policy=dataclasses.replace(FAST, on_retry=events.append), raise_for_status=True
+    )
     with caplog.at_level(logging.DEBUG, logger="errorkit"):
         result = client.request(
             "GET",
@@ -443,13 +444,29 @@ def test_raise_for_status_raises_the_category_exception(
     assert fault_server.hits("/nf") == 1
 
 
+def test_an_in_band_error_on_a_200_is_a_success_on_every_path(
+    fault_server: FaultServer, make_client: MakeClient
+) -> None:
+    """The 2xx rule: Slack's `ok: false` on a 200 is sent once, not raised, and error_of is None."""
+    body = {"ok": False, "error": "ratelimited"}
+    fault_server.script("/slack", [respond(200, body=body)])
+    client = make_client(policy=FAST, raise_for_status=True)
+    result = client.request("GET", fault_server.url("/slack"))
+    assert (result.status, result.exception, result.info) == (200, None, None)
+    assert result.body is not None
+    assert json.loads(result.body) == body
+    assert fault_server.hits("/slack") == 1
+
+
 def test_one_client_shared_by_16_threads_has_no_cross_talk(
     fault_server: FaultServer, make_client: MakeClient, stack: str
 ) -> None:
     """16 threads through one client: each logical request gets its own attempts and key."""
     if stack in ASYNC:
         pytest.skip("async clients prove concurrency with tasks in their own tests")
-    client: Client = make_client(policy=_policy(idempotency_key=True), pool_size=16)
+    client: Client = make_client(
+        policy=dataclasses.replace(FAST, idempotency_key=True), pool_size=16
+    )
     for i in range(16):
         fault_server.script(f"/t{i}", [respond(503), respond(200)])
     results: dict[int, int | None] = {}

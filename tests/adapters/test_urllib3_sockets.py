@@ -7,6 +7,7 @@ asserts on what the server recorded and what the caller got.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import io
 import logging
@@ -155,7 +156,7 @@ def test_policy_and_attempts_survive_two_increments(server: FaultServer) -> None
 def test_deadline_start_survives_increments(server: FaultServer) -> None:
     """The deadline counts from the first callback across new(): the fourth attempt is cut."""
     server.script("/d", [respond(503, headers={"Retry-After": "0.3"})])
-    policy = FAST.with_changes(deadline=0.8, jitter=0.0, max_attempts=10)
+    policy = dataclasses.replace(FAST, deadline=0.8, jitter=0.0, max_attempts=10)
     with instant_waits() as waits:
         r = _manager(policy).request("GET", server.url("/d"), timeout=5)
     assert r.status == 503
@@ -166,7 +167,7 @@ def test_deadline_start_survives_increments(server: FaultServer) -> None:
 def test_deadline_is_never_overrun(server: FaultServer) -> None:
     """Real waits of 0.4 s under a 1 s deadline: three attempts, done within the second."""
     server.script("/d", [respond(503, headers={"Retry-After": "0.4"})])
-    policy = FAST.with_changes(deadline=1.0, max_attempts=10)
+    policy = dataclasses.replace(FAST, deadline=1.0, max_attempts=10)
     start = time.monotonic()
     r = _manager(policy).request("GET", server.url("/d"), timeout=5)
     elapsed = time.monotonic() - start
@@ -178,7 +179,7 @@ def test_deadline_is_never_overrun(server: FaultServer) -> None:
 def test_one_instance_shared_by_threads(server: FaultServer) -> None:
     """8 threads x 5 POSTs on one Retry: each request has its own attempts and key."""
     budget = RetryBudget(min_per_second=100.0)
-    policy = FAST.with_changes(budget=budget, idempotency_key=True)
+    policy = dataclasses.replace(FAST, budget=budget, idempotency_key=True)
     http = urllib3.PoolManager(retries=Retry(policy), maxsize=8, block=True)
     paths = [f"/t{t}-{n}" for t in range(8) for n in range(5)]
     for path in paths:
@@ -246,7 +247,7 @@ def test_http_date_within_cap_waits_until_then(server: FaultServer) -> None:
 def test_garbage_retry_after_falls_back_to_backoff(server: FaultServer) -> None:
     """An unreadable Retry-After is ignored: the policy's backoff applies, not urllib3's."""
     server.script("/h", [respond(503, headers={"Retry-After": "soon"}), respond(200)])
-    policy = FAST.with_changes(initial_delay=0.2, max_delay=1.0, jitter=0.0)
+    policy = dataclasses.replace(FAST, initial_delay=0.2, max_delay=1.0, jitter=0.0)
     with instant_waits() as waits:
         r = _manager(policy).request("GET", server.url("/h"), timeout=5)
     assert r.status == 200
@@ -266,7 +267,9 @@ def test_no_auto_retry_of_503_retry_after_beyond_policy(server: FaultServer) -> 
     """urllib3 alone retries 503+Retry-After three times; errorkit's Retry follows the policy."""
     server.script("/h", [respond(503, headers={"Retry-After": "1"})])
     start = time.monotonic()
-    r = _manager(FAST.with_changes(max_attempts=1)).request("GET", server.url("/h"), timeout=5)
+    r = _manager(dataclasses.replace(FAST, max_attempts=1)).request(
+        "GET", server.url("/h"), timeout=5
+    )
     assert time.monotonic() - start < 0.5
     assert (r.status, server.hits("/h")) == (503, 1)
 
@@ -324,7 +327,7 @@ def test_303_after_a_generator_body_is_followed(server: FaultServer) -> None:
 def test_unsent_generator_is_retried_after_refused_connects() -> None:
     """A refused connect never starts the generator, so the POST is retried whole."""
     events: list[errorkit.RetryEvent] = []
-    policy = FAST.with_changes(on_retry=events.append)
+    policy = dataclasses.replace(FAST, on_retry=events.append)
     url = f"http://127.0.0.1:{closed_port()}/g"
     with pytest.raises(MaxRetryError) as caught:
         _manager(policy).request("POST", url, body=_gen(b"0123456789"), timeout=5)
@@ -482,7 +485,7 @@ def test_get_retried_after_drop(server: FaultServer) -> None:
 
 def test_post_with_idempotency_key_retried_with_the_same_key(server: FaultServer) -> None:
     """With request_headers' key a dropped POST is retried, the same key on every attempt."""
-    policy = FAST.with_changes(idempotency_key=True)
+    policy = dataclasses.replace(FAST, idempotency_key=True)
     server.script("/p", [drop(), drop(), respond(201)])
     headers = request_headers(policy, "POST", {"Content-Type": "application/json"})
     r = _manager(policy).request("POST", server.url("/p"), body=b"{}", headers=headers, timeout=5)
@@ -595,7 +598,7 @@ def test_each_redirect_hop_has_its_own_attempts(server: FaultServer) -> None:
 def test_shared_budget_caps_retries_across_managers_and_threads(server: FaultServer) -> None:
     """Two PoolManagers and four threads sharing one budget: one retry in all, 9 hits."""
     budget = RetryBudget(ratio=0.0, min_per_second=0.1, window=10.0)
-    policy = FAST.with_changes(budget=budget, max_attempts=5)
+    policy = dataclasses.replace(FAST, budget=budget, max_attempts=5)
     managers = [_manager(policy), _manager(policy)]
     server.script("/o", [respond(503)])
 
@@ -618,7 +621,7 @@ def test_retries_logged_and_reported_without_credentials(
 ) -> None:
     """Each retry logs once and calls on_retry with a redacted URL; no secret leaks."""
     events: list[errorkit.RetryEvent] = []
-    policy = FAST.with_changes(on_retry=events.append)
+    policy = dataclasses.replace(FAST, on_retry=events.append)
     server.script("/k", [respond(503), respond(200)])
     url = server.url("/k?api_key=SECRET123&x=1")
     headers = {"Authorization": "Bearer SECRET456", "Cookie": "session=SECRET789"}

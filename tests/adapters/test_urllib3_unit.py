@@ -28,7 +28,7 @@ from urllib3.response import HTTPResponse
 
 import errorkit
 from errorkit import RetryBudget, RetryPolicy
-from errorkit._urllib3_request import body_replayable
+from errorkit._stacks.urllib3_urlopen import body_replayable
 from errorkit.testing import instant_waits
 from errorkit.urllib3 import Retry, _failure, request_headers
 

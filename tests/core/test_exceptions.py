@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from errorkit._compat import build, compatible
 from errorkit._exceptions import (
     APIConnectionError,
     APIError,
@@ -41,6 +40,7 @@ from errorkit._exceptions import (
     exception_for,
 )
 from errorkit._info import Category, ErrorInfo
+from errorkit._stacks.exceptions import build, compatible
 
 CLASSES: dict[Category, tuple[type[APIError], int | None]] = {
     Category.BAD_REQUEST: (BadRequestError, 400),
@@ -308,7 +308,7 @@ def test_compatible_is_built_once_and_named() -> None:
     """compatible() caches one class per pair, named after both bases."""
     cls = compatible(RateLimitError, requests.HTTPError)
     assert cls is compatible(RateLimitError, requests.HTTPError)
-    assert cls.__module__ == "errorkit._compat"
+    assert cls.__module__ == "errorkit._stacks.exceptions"
     assert cls.__qualname__ == "RateLimitError[requests.HTTPError]"
     assert cls.__name__ == "RateLimitError"
     assert issubclass(cls, RateLimitError)

@@ -12,7 +12,7 @@ import requests
 import urllib3
 from multidict import CIMultiDict, CIMultiDictProxy
 
-import errorkit._response
+import errorkit._stacks.responses
 from errorkit._exceptions import (
     APIStatusError,
     NotFoundError,
@@ -20,7 +20,7 @@ from errorkit._exceptions import (
     ServiceUnavailableError,
 )
 from errorkit._info import Category, ErrorInfo
-from errorkit._response import body_of, error_of, raise_for_error, status_of
+from errorkit._stacks.responses import body_of, error_of, raise_for_error, status_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,9 +45,13 @@ class Recorder:
     def __init__(self, answer: ErrorInfo | None) -> None:
         self.answer = answer
         self.calls: list[tuple[Any, Any, Any]] = []
+        self.in_band: list[bool] = []
 
-    def __call__(self, status: Any, headers: Any = None, body: Any = None) -> ErrorInfo | None:
+    def __call__(
+        self, status: Any, headers: Any = None, body: Any = None, *, in_band: bool = False
+    ) -> ErrorInfo | None:
         self.calls.append((status, headers, body))
+        self.in_band.append(in_band)
         return self.answer
 
 
@@ -58,7 +62,7 @@ RATE_LIMITED = ErrorInfo(status=429, category=Category.RATE_LIMITED, message="Sl
 def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     """Replace parse() inside _response so these tests do not depend on the parser."""
     fake = Recorder(RATE_LIMITED)
-    monkeypatch.setattr(errorkit._response, "parse", fake)
+    monkeypatch.setattr(errorkit._stacks.responses, "parse", fake)
     return fake
 
 
@@ -211,7 +215,30 @@ def test_raise_for_error_raises_the_mapped_exception(recorder: Recorder) -> None
 def test_raise_for_error_returns_none_on_success(recorder: Recorder) -> None:
     """When parse() reports a success, raise_for_error returns None."""
     recorder.answer = None
-    assert raise_for_error(httpx_read(200, b"{}")) is None  # type: ignore[func-returns-value]
+    assert raise_for_error(httpx_read(503, b"{}")) is None  # type: ignore[func-returns-value]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [requests_read, urllib3_preloaded, httpx_read, lambda s, b: FakeAiohttpResponse(s, {}, b)],
+    ids=["requests", "urllib3", "httpx", "aiohttp"],
+)
+def test_a_success_body_is_never_parsed_by_default(make: Any, recorder: Recorder) -> None:
+    """A 2xx is a success without a look at its body, however large, unless in_band is asked."""
+    large = json.dumps({"items": list(range(20_000))}).encode()  # ~100 KiB of JSON
+    response = make(200, large)
+    assert error_of(response) is None
+    assert raise_for_error(response) is None  # type: ignore[func-returns-value]
+    assert recorder.calls == []
+
+
+def test_in_band_is_passed_to_parse_for_a_success(recorder: Recorder) -> None:
+    """error_of(..., in_band=True) and raise_for_error(..., in_band=True) ask parse() to look."""
+    response = httpx_read(200, b'{"ok": false, "error": "ratelimited"}')
+    assert error_of(response, in_band=True) is RATE_LIMITED
+    with pytest.raises(RateLimitError):
+        raise_for_error(response, in_band=True)
+    assert recorder.in_band == [True, True]
 
 
 # --- with the real parser -----------------------------------------------------
@@ -228,6 +255,18 @@ def test_end_to_end_rate_limit(make: Any) -> None:
     assert info.message == "Slow down"
     assert info.code == "rate_limit_exceeded"
     assert info.retry_after == 60.0
+
+
+def test_end_to_end_in_band_errors_are_reported_only_when_asked() -> None:
+    """A Slack `ok: false` on a 200 is a success by default and an error with in_band=True."""
+    slack = b'{"ok": false, "error": "channel_not_found"}'
+    for response in (requests_read(200, slack), httpx_read(200, slack)):
+        assert error_of(response) is None
+        info = error_of(response, in_band=True)
+        assert info is not None
+        assert (info.status, info.code, info.format) == (200, "channel_not_found", "slack")
+        with pytest.raises(NotFoundError):
+            raise_for_error(response, in_band=True)
 
 
 def test_end_to_end_success_is_none() -> None:

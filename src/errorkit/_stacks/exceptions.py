@@ -1,6 +1,15 @@
-"""Exceptions that are errorkit's and a stack's own at once.
+"""Exceptions at the stack boundary: translated by one table, raised as both kinds.
 
-With ``raise_for_status=True`` an adapter raises, say, a ``RateLimitError`` that
+**Translation.** Each adapter keeps one table from its stack's exception classes
+to what the core needs to know (a `TransportFailure`); `most_specific` picks the
+entry of the most specific class an exception is an instance of (by its MRO, as
+httpx's own ``map_exceptions`` does), so the order of a table does not matter
+and adding an exception is one line.
+
+**Final errors.** `transport_error` and `status_error` build what an adapter
+raises once its retries end: an errorkit exception that is also the stack's own.
+
+**Dual classes.** With ``raise_for_status=True`` an adapter raises, say, a ``RateLimitError`` that
 is also a ``requests.HTTPError``, so ``except requests.HTTPError`` clauses that
 callers already wrote keep working. `compatible` builds such a class once per
 pair of bases; `build` makes an instance with both bases initialized::
@@ -22,14 +31,24 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from errorkit._exceptions import APIError, describe, pickle_state, restore
+from errorkit._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    class_for,
+    describe,
+    pickle_state,
+    restore,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from errorkit._info import ErrorInfo
+    from errorkit._loop import Failed
 
 E = TypeVar("E", bound=APIError)
+V = TypeVar("V")
 
 _cache: dict[tuple[type[APIError], type[BaseException]], type[APIError]] = {}
 _lock = threading.Lock()
@@ -39,7 +58,7 @@ def compatible(errorkit_cls: type[E], foreign_cls: type[BaseException]) -> type[
     """The class deriving from `errorkit_cls` and `foreign_cls`, built once and cached.
 
     It is named like ``RateLimitError[requests.HTTPError]`` (module
-    ``errorkit._compat``). When `errorkit_cls` already derives from `foreign_cls`,
+    ``errorkit._stacks.exceptions``). When `errorkit_cls` already derives from `foreign_cls`,
     `errorkit_cls` itself is returned.
     """
     _check_class(errorkit_cls, APIError, "an errorkit exception class")
@@ -77,6 +96,61 @@ def build(  # noqa: PLR0913 - both bases' arguments, kept keyword-only
     if cls is errorkit_cls:
         return errorkit_cls(info, response=response, attempts=attempts)
     return cls(  # type: ignore[call-arg]  # the built class's __init__ takes these
+        info,
+        response=response,
+        attempts=attempts,
+        foreign_args=foreign_args,
+        foreign_kwargs=foreign_kwargs,
+    )
+
+
+def most_specific(table: Mapping[type[BaseException], V], exc: BaseException) -> V | None:
+    """The value `table` gives the most specific class of `exc`; None if no class is in it."""
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
+def transport_error(
+    failed: Failed,
+    attempts: int,
+    *,
+    foreign_cls: type[BaseException] | None = None,
+    foreign_args: tuple[Any, ...] | None = None,
+    foreign_kwargs: Mapping[str, Any] | None = None,
+) -> APIConnectionError:
+    """The error for a request whose last attempt got no response.
+
+    An `APITimeoutError` for a timeout, else an `APIConnectionError`, that is also
+    an instance of `foreign_cls` (default: the class of the stack's exception, built
+    from its own args unless `foreign_args` are given). Raise it ``from failed.error``.
+    """
+    original = failed.error
+    cls = APITimeoutError if failed.failure.timeout else APIConnectionError
+    return build(
+        cls,
+        type(original) if foreign_cls is None else foreign_cls,
+        failed.failure.info(),
+        attempts=attempts,
+        foreign_args=original.args if foreign_args is None else foreign_args,
+        foreign_kwargs=foreign_kwargs,
+    )
+
+
+def status_error(  # noqa: PLR0913 - both bases' arguments, kept keyword-only
+    info: ErrorInfo,
+    foreign_cls: type[BaseException],
+    *,
+    response: Any,
+    attempts: int,
+    foreign_args: tuple[Any, ...] = (),
+    foreign_kwargs: Mapping[str, Any] | None = None,
+) -> APIError:
+    """The status error for `info` (`RateLimitError`...) that is also a `foreign_cls`."""
+    return build(
+        class_for(info.category, info.status),
+        foreign_cls,
         info,
         response=response,
         attempts=attempts,

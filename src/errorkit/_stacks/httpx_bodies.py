@@ -7,7 +7,7 @@ which seeks each file back to 0 itself; any other iterable becomes an
 seekable file. `Replay` records where such a file starts and rewinds it before
 each re-send.
 
-Response side: an error body is peeked (stack-mechanics C.3, way 3): up to
+Response side: an error body is peeked rather than read whole: up to
 ``bound + 1`` raw chunks are pulled from the inner transport's stream, and the
 response keeps its status, headers and extensions but gets a `PeekedStream`
 that yields those chunks again, then the rest of the original. When the peek

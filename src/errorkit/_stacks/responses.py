@@ -11,6 +11,14 @@ Responses are read by duck typing, so no stack is imported:
   ``await resp.read()``) keep it in ``_body``. Without a cached body the error is
   classified on its status and headers alone.
 
+**The 2xx rule.** A response whose status is below 400 is a success: `error_of`
+returns None for it and `raise_for_error` returns, without reading its body, as
+every adapter does. In-band errors (Slack's ``ok: false``, GraphQL ``errors``
+without ``data``) are application errors inside a success; they are reported
+only when the caller asks with ``in_band=True``, and then only for a body the
+stack already read that is JSON within `MAX_BODY` and of a shape that defines
+them (see `errorkit.parse`).
+
 `error_of` is synchronous: for aiohttp, ``await resp.read()`` first, or rely on
 ``errorkit.aiohttp.RetryMiddleware``, which reads bounded error bodies. A response
 that an errorkit adapter already parsed carries its `ErrorInfo` in
@@ -31,21 +39,29 @@ INFO_ATTRIBUTE = "_errorkit_info"
 _BODY_ATTRIBUTES = ("_content", "_body")
 
 
-def error_of(response: Any) -> ErrorInfo | None:
+def error_of(response: Any, *, in_band: bool = False) -> ErrorInfo | None:
     """The `ErrorInfo` of a requests, urllib3, httpx or aiohttp response; None for a success.
 
     Never reads a body the caller has not read (see the module docstring).
+    `in_band`: also report an in-band error inside a 2xx (see the 2xx rule above).
     Raises TypeError when `response` has no HTTP status at all.
     """
     known = getattr(response, INFO_ATTRIBUTE, None)
     if isinstance(known, ErrorInfo):
         return known
-    return parse(status_of(response), getattr(response, "headers", None), body_of(response))
+    status = status_of(response)
+    if status < 400 and not in_band:
+        return None
+    headers = getattr(response, "headers", None)
+    return parse(status, headers, body_of(response), in_band=in_band)
 
 
-def raise_for_error(response: Any, *, attempts: int = 1) -> None:
-    """Raise the errorkit exception for `response` if it is an error, else return None."""
-    info = error_of(response)
+def raise_for_error(response: Any, *, attempts: int = 1, in_band: bool = False) -> None:
+    """Raise the errorkit exception for `response` if it is an error, else return None.
+
+    `in_band`: also raise for an in-band error inside a 2xx (see the 2xx rule above).
+    """
+    info = error_of(response, in_band=in_band)
     if info is not None:
         raise exception_for(info, response=response, attempts=attempts)
 

@@ -35,17 +35,17 @@ _MAX_DEPTH = 12
 
 
 @dataclass(frozen=True, slots=True)
-class RequestFacts:
+class UrlopenFacts:
     """What the pending `urlopen` call knows about its request."""
 
     replayable: bool
     header_names: frozenset[str]  # lower-cased
 
 
-UNKNOWN = RequestFacts(replayable=True, header_names=frozenset())
+UNKNOWN = UrlopenFacts(replayable=True, header_names=frozenset())
 
 
-def request_facts() -> RequestFacts | None:
+def request_facts() -> UrlopenFacts | None:
     """The facts of the `urlopen` call up the stack, or None when there is none."""
     frame = sys._getframe(1)  # noqa: SLF001 - the one way to reach urlopen's locals
     try:
@@ -56,7 +56,7 @@ def request_facts() -> RequestFacts | None:
                 if code is _MANAGER_URLOPEN:
                     kw = local.get("kw")
                     local = kw if isinstance(kw, dict) else {}
-                return RequestFacts(
+                return UrlopenFacts(
                     replayable=body_replayable(local.get("body"), local.get("body_pos")),
                     header_names=_names(local.get("headers")),
                 )
