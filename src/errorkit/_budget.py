@@ -130,11 +130,17 @@ class RetryBudget:
 
     def record_request(self) -> None:
         """Count one logical request: call it for first attempts only, never retries."""
-        with self._lock:
-            slot = self._advance()
-            self._requests_ring[slot] += 1
+        bucket = int((self._clock or CLOCK.monotonic)() // self._width)
+        lock = self._lock
+        lock.acquire()  # not `with`: this runs on every request, and costs half as much
+        try:
+            if bucket > self._head:
+                self._expire(bucket)
+            self._requests_ring[self._head % _BUCKETS] += 1
             self._window_requests += 1
             self._requests += 1
+        finally:
+            lock.release()
 
     def try_spend(self) -> bool:
         """Take one retry from the budget: True if granted, False (counted) if refused.

@@ -145,9 +145,11 @@ class _Call:
         if number > 1 and isinstance(start, int):
             request.body.seek(start)  # type: ignore[union-attr]
         stream, user_timeout, verify, cert, proxies = self.send_args
+        if timeout is not None:
+            user_timeout = _clip(user_timeout, timeout)
         try:
             response = HTTPAdapter.send(
-                self.adapter, request, stream, _clip(user_timeout, timeout), verify, cert, proxies
+                self.adapter, request, stream, user_timeout, verify, cert, proxies
             )
             if response.status_code < 400:
                 if not stream:
@@ -248,10 +250,8 @@ def _body_start(body: object) -> object:
     return _NOT_REPLAYABLE
 
 
-def _clip(timeout: Any, remaining: float | None) -> Any:
+def _clip(timeout: Any, remaining: float) -> Any:
     """Shrink requests' (connect, read) timeout to the time left before the deadline."""
-    if remaining is None:
-        return timeout
     remaining = max(remaining, 0.001)
     if timeout is None:
         return (remaining, remaining)
