@@ -193,8 +193,12 @@ class _Hop:
         response._errorkit_info = info  # type: ignore[attr-defined]  # noqa: SLF001 - for error_of
         return ErrorResponse(response, info)
 
-    def _transport_error(self, failed: Failed, attempts: int) -> BaseException:
-        return transport_error(failed, attempts, foreign_kwargs={"request": self.request})
+    def _end(self, result: ErrorResponse[httpx.Response] | Failed, attempts: int) -> httpx.Response:
+        """The final response, or raise the transport error for a final failure."""
+        if isinstance(result, Failed):
+            error = transport_error(result, attempts, foreign_kwargs={"request": self.request})
+            raise error from result.error
+        return result.response
 
     def _status_error(
         self, result: ErrorResponse[httpx.Response], final: Final[httpx.Response]
@@ -249,9 +253,7 @@ class _Call(_Hop):
                 result = Failed(exc, _failure(exc))
             else:
                 raise self._status_error(result, final)
-        if isinstance(result, Failed):
-            raise self._transport_error(result, final.attempts) from result.error
-        return result.response
+        return self._end(result, final.attempts)
 
 
 class _AsyncCall(_Hop):
@@ -288,9 +290,7 @@ class _AsyncCall(_Hop):
                 result = Failed(exc, _failure(exc))
             else:
                 raise self._status_error(result, final)
-        if isinstance(result, Failed):
-            raise self._transport_error(result, final.attempts) from result.error
-        return result.response
+        return self._end(result, final.attempts)
 
 
 def _replay(stream: object) -> Replay:
