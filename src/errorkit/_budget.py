@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import Counter, deque
 from typing import TYPE_CHECKING, NamedTuple
 
 from errorkit._clock import CLOCK
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 _BUCKETS = 10
 #: Absorbs float rounding in ``ratio * requests`` (0.1 * 30 is 3.0000000000000004).
 _EPSILON = 1e-9
+#: Noted requests that make `record_request` count the notes itself, so they stay few.
+_NOTES_MAX = 256
 
 
 class BudgetStats(NamedTuple):
@@ -37,10 +40,13 @@ class RetryBudget:
 
     Only ``try_spend()`` spends, and callers call it only after the policy has
     decided to retry a retryable failure: successes and final errors never touch the
-    budget, and a refusal leaves it unchanged. Thread-safe: every method that counts
-    or reads the window takes one `threading.Lock`, never held across an ``await``,
-    so tasks may share it too; one instance can serve many adapters, sessions,
-    threads and tasks.
+    budget, and a refusal leaves it unchanged. Thread-safe: every method that reads
+    or spends takes one `threading.Lock`, never held across an ``await``, so tasks
+    may share it too; one instance can serve many adapters, sessions, threads and
+    tasks. `record_request`, which runs on every request, successes included, only
+    notes the request's time on a `collections.deque` (whose appends and pops are
+    thread-safe); the notes are counted, each in its own time bucket, under the
+    lock by the next method that reads the counts.
 
     Defaults, with the systems and studies they follow:
 
@@ -88,6 +94,7 @@ class RetryBudget:
         "_head",
         "_lock",
         "_min_per_second",
+        "_notes",
         "_ratio",
         "_refused",
         "_requests",
@@ -119,6 +126,8 @@ class RetryBudget:
         self._floor = self._min_per_second * self._window
         self._width = self._window / _BUCKETS
         self._lock = threading.Lock()
+        # Time buckets (clock // width) of the requests noted but not counted yet.
+        self._notes: deque[float] = deque()
         self._requests_ring = [0] * _BUCKETS
         self._retries_ring = [0] * _BUCKETS
         self._window_requests = 0
@@ -130,17 +139,11 @@ class RetryBudget:
 
     def record_request(self) -> None:
         """Count one logical request: call it for first attempts only, never retries."""
-        bucket = int((self._clock or CLOCK.monotonic)() // self._width)
-        lock = self._lock
-        lock.acquire()  # not `with`: this runs on every request, and costs half as much
-        try:
-            if bucket > self._head:
-                self._expire(bucket)
-            self._requests_ring[self._head % _BUCKETS] += 1
-            self._window_requests += 1
-            self._requests += 1
-        finally:
-            lock.release()
+        notes = self._notes
+        notes.append((self._clock or CLOCK.monotonic)() // self._width)
+        if len(notes) >= _NOTES_MAX:
+            with self._lock:
+                self._count_notes()
 
     def try_spend(self) -> bool:
         """Take one retry from the budget: True if granted, False (counted) if refused.
@@ -149,6 +152,7 @@ class RetryBudget:
         means the caller stops with the last outcome.
         """
         with self._lock:
+            self._count_notes()
             slot = self._advance()
             if self._window_retries + 1 > self._allowance():
                 self._refused += 1
@@ -161,12 +165,14 @@ class RetryBudget:
     def available(self) -> int:
         """Retries the budget would grant now (0 when the next `try_spend` fails)."""
         with self._lock:
+            self._count_notes()
             self._advance()
             return max(0, math.floor(self._allowance() - self._window_retries))
 
     def stats(self) -> BudgetStats:
         """A consistent snapshot of the lifetime counters."""
         with self._lock:
+            self._count_notes()
             return BudgetStats(self._requests, self._allowed, self._refused)
 
     @property
@@ -187,7 +193,7 @@ class RetryBudget:
     @property
     def requests(self) -> int:
         """Logical requests recorded since creation."""
-        return self._requests
+        return self.stats().requests
 
     @property
     def retries_allowed(self) -> int:
@@ -214,6 +220,24 @@ class RetryBudget:
 
     def _allowance(self) -> float:
         return self._ratio * self._window_requests + self._floor + _EPSILON
+
+    def _count_notes(self) -> None:
+        """Count the noted requests, each in the bucket of its own time (lock held).
+
+        Only the notes present when it starts are taken, so it ends however fast
+        other threads note more. A note older than the window (a thread slow to
+        append, a clock that stepped back) counts in the lifetime total only.
+        """
+        notes = self._notes
+        taken = Counter(notes.popleft() for _ in range(len(notes)))
+        for when, count in sorted(taken.items()):  # oldest first, as the ring moves
+            bucket = int(when)
+            if bucket > self._head:
+                self._expire(bucket)
+            if bucket > self._head - _BUCKETS:
+                self._requests_ring[bucket % _BUCKETS] += count
+                self._window_requests += count
+            self._requests += count
 
     def _advance(self) -> int:
         """Expire the buckets older than the window; return the current bucket's slot.

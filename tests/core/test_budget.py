@@ -166,6 +166,15 @@ def test_a_recorded_request_counts_at_once() -> None:
     assert budget.available() == 4
 
 
+def test_a_budget_never_read_keeps_its_memory_bounded() -> None:
+    """A client that never fails never reads its budget: its noted requests stay few."""
+    budget = RetryBudget(clock=FakeClock())
+    for _ in range(10_000):
+        budget.record_request()
+    assert len(budget._notes) < 1_000
+    assert budget.stats().requests == 10_000
+
+
 def test_a_long_idle_period_clears_every_bucket() -> None:
     """After more than a window of silence, the window holds nothing but the floor."""
     clock = FakeClock()
