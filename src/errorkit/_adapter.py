@@ -23,7 +23,10 @@ def check_policy(policy: object) -> RetryPolicy:
     if policy is None:
         return RetryPolicy()
     if not isinstance(policy, RetryPolicy):
-        raise TypeError(f"policy must be a RetryPolicy or None, not {type(policy).__name__}")
+        raise TypeError(
+            f"policy must be a RetryPolicy or None, not {type(policy).__name__}: "
+            "set RetryPolicy(max_attempts=...) for the number of attempts"
+        )
     return policy
 
 

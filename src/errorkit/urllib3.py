@@ -57,7 +57,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import RequestHistory
 from urllib3.util.retry import Retry as _Urllib3Retry
 
-from errorkit._adapter import add_idempotency_key, check_max_body
+from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._clock import CLOCK
 from errorkit._formats import MAX_BODY
 from errorkit._loop import Failed, RequestFacts, record_request, step
@@ -192,16 +192,11 @@ class Retry(_Urllib3Retry):
         _errorkit_hop: _Hop | None = None,
         **retry_kwargs: Any,
     ) -> None:
-        if policy is not None and not isinstance(policy, RetryPolicy):
-            raise TypeError(
-                f"Retry takes a RetryPolicy (or None), not {type(policy).__name__}: "
-                "set RetryPolicy(max_attempts=...) for the number of attempts"
-            )
         _check_owned(retry_kwargs)
         settings = {name: pinned for name, (pinned, _) in _POLICY_OWNED.items()}
         settings.update(retry_kwargs)
         super().__init__(raise_on_status=raise_on_status, redirect=redirect, **settings)  # type: ignore[arg-type]
-        self.policy = policy if policy is not None else RetryPolicy()
+        self.policy = check_policy(policy)
         self.max_body = check_max_body(max_body)
         self._hop = _errorkit_hop
 
