@@ -1,7 +1,10 @@
 """The `errorkit` command: `errorkit explain` and `errorkit demo`.
 
 Exit codes: 0 done; 1 the demo saw a stack misbehave; 2 bad usage or unreadable
-input. Everything a server sent is shown with its control characters escaped.
+input. Everything a server sent is shown with the credentials it echoes hidden
+and its control characters escaped (`errorkit._text.safe_text`), as text and as
+``--json``; `explain` writes what the output stream's encoding cannot hold as
+backslash escapes, so a non-UTF-8 terminal never makes it fail.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from errorkit._parse import parse
 from errorkit._policy import RetryPolicy
 from errorkit._rawhttp import NotHTTPError, parse_raw_response
-from errorkit._text import escape_control
+from errorkit._redact import REDACTED, is_sensitive_name
+from errorkit._text import escape_control, safe_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,6 +28,10 @@ if TYPE_CHECKING:
 
 #: Most bytes of input `explain` reads: far above the 64 KiB that parse() looks at.
 MAX_INPUT = 1024 * 1024
+#: How much of the details `explain --json` shows: nesting, items per level, text.
+_JSON_DEPTH = 8
+_JSON_ITEMS = 100
+_JSON_TEXT = 2000
 
 
 class UsageError(Exception):
@@ -37,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except UsageError as exc:
-        print(f"errorkit: {exc}", file=sys.stderr)
+        print(_encodable(f"errorkit: {escape_control(str(exc))}", sys.stderr), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -90,7 +98,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     # A person asking what a response means wants to hear of an in-band error too.
     info = parse(status, headers, body, in_band=True)
     out = sys.stdout
-    if args.json:
+    if args.json:  # ASCII: every stream can hold it
         json.dump(_as_json(status, info), out, indent=2, ensure_ascii=True)
         out.write("\n")
     else:
@@ -158,7 +166,7 @@ def _what_errorkit_does(info: ErrorInfo) -> list[tuple[str, str]]:
 def _as_json(status: int, info: ErrorInfo | None) -> dict[str, Any]:
     if info is None:
         return {"status": status, "error": False}
-    return {
+    shown = {
         "status": info.status,
         "error": True,
         "category": info.category.value,
@@ -173,17 +181,32 @@ def _as_json(status: int, info: ErrorInfo | None) -> dict[str, Any]:
         "request_id": info.request_id,
         "hint": info.hint,
         "format": info.format,
-        "details": [_jsonable(d) for d in info.details],
+        "details": list(info.details),
         "default_policy": dict(_what_errorkit_does(info)),
     }
+    return {name: _jsonable(value) for name, value in shown.items()}
 
 
-def _jsonable(value: object) -> object:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-    return value
+def _jsonable(value: object, depth: int = 0) -> object:
+    """`value` as JSON fit to show: text redacted and escaped, credential keys hidden."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= _JSON_DEPTH:
+        return "\u2026"
+    if isinstance(value, dict):
+        return {
+            safe_text(key, _JSON_TEXT): _json_field(key, item, depth + 1)
+            for key, item in list(value.items())[:_JSON_ITEMS]
+        }
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item, depth + 1) for item in value[:_JSON_ITEMS]]
+    return safe_text(value, _JSON_TEXT)
+
+
+def _json_field(key: object, value: object, depth: int) -> object:
+    if isinstance(key, str) and value not in (None, "") and is_sensitive_name(key):
+        return REDACTED
+    return _jsonable(value, depth)
 
 
 def _rows(status: int, info: ErrorInfo | None) -> list[tuple[str, str]]:
@@ -207,7 +230,7 @@ def _rows(status: int, info: ErrorInfo | None) -> list[tuple[str, str]]:
     ]
     rows.extend((f"details[{i}]", _short(d)) for i, d in enumerate(info.details[:10]))
     rows.extend((f"default policy, {m}", text) for m, text in _what_errorkit_does(info))
-    return [(name, escape_control(value, 500)) for name, value in rows]
+    return [(name, safe_text(value, 500)) for name, value in rows]
 
 
 def _short(value: object) -> str:
@@ -215,8 +238,17 @@ def _short(value: object) -> str:
     return text if len(text) <= 200 else text[:200] + "\u2026"
 
 
+def _encodable(text: str, stream: object) -> str:
+    """`text` as `stream` can encode it: what its encoding cannot hold becomes ``\\xe9``."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except (LookupError, UnicodeError):  # an unknown or odd codec: ASCII always works
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
 def _print_explanation(status: int, info: ErrorInfo | None, out: TextIO) -> None:
-    rows = _rows(status, info)
+    rows = [(name, _encodable(value, out)) for name, value in _rows(status, info)]
     try:
         from rich.console import Console
         from rich.table import Table

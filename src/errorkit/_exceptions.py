@@ -26,12 +26,16 @@ stack-compatible subclasses built by `errorkit._stacks.exceptions`.
 ``str(exc)`` is one line for people, e.g. ``429 rate_limited: Slow down.
 (code=rate_limit_exceeded, request_id=req_1, retry after 60 s, after 3
 attempts)``: server text is redacted (`errorkit._redact.redact_text`),
-control-escaped and bounded. ``repr(exc)`` is short and never shows headers,
-the body or credentials.
+control-escaped (newlines included, see `errorkit._text`) and bounded.
+``repr(exc)`` is short and never shows headers, the body or credentials.
 
 Every exception pickles with its `info` and `attempts`. Its `response` is
 always dropped to None on pickling: a live response belongs to a connection and
-a session, and pickling a requests ``Response`` would read its unread body.
+a session, and pickling a requests ``Response`` would read its unread body. The
+other attributes a stack's exception keeps (urllib3's ``url``, aiohttp's
+connection key) are pickled with their credentials redacted
+(`errorkit._redact.redact_value`); `errorkit._stacks.exceptions` redacts them
+in memory too, when it builds an exception.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ import math
 from typing import Any
 
 from errorkit._info import Category, ErrorInfo
-from errorkit._redact import redact_text
-from errorkit._text import escape_control
+from errorkit._redact import redact_value
+from errorkit._text import safe_text
 
 #: Longest server message shown in ``str(exc)``; the whole one stays in ``exc.info``.
 MAX_SHOWN_MESSAGE = 1000
@@ -59,6 +63,8 @@ _LIVE_ATTRIBUTES: dict[str, object] = {
     "headers": None,  # aiohttp (response headers, unpicklable multidict)
     "pool": None,  # urllib3 MaxRetryError (a live pool holds locks)
 }
+# errorkit's own attributes: its values, safe by construction.
+_ERRORKIT_ATTRIBUTES = frozenset(("info", "attempts", "status"))
 
 
 class APIError(Exception):
@@ -237,12 +243,20 @@ def describe(info: ErrorInfo, attempts: int = 1) -> str:
 
 
 def pickle_state(exc: BaseException) -> dict[str, Any]:
-    """`exc.__dict__` without the live stack objects (see `_LIVE_ATTRIBUTES`)."""
-    state = dict(exc.__dict__)
+    """`exc.__dict__` without the live stack objects (see `_LIVE_ATTRIBUTES`).
+
+    Every other attribute goes through `redact_value`, so a URL or text that
+    holds a credential is pickled redacted (errorkit's own `info` is kept as is).
+    """
+    state = {name: _pickled(name, value) for name, value in exc.__dict__.items()}
     for name, replacement in _LIVE_ATTRIBUTES.items():
         if name in state:
             state[name] = replacement
     return state
+
+
+def _pickled(name: str, value: object) -> object:
+    return value if name in _ERRORKIT_ATTRIBUTES else redact_value(value)
 
 
 def restore(cls: type[APIError], state: dict[str, Any]) -> APIError:
@@ -258,9 +272,7 @@ def _positive_int(value: object) -> bool:
 
 
 def _shown(text: object, limit: int) -> str:
-    if text is None:
-        return ""
-    return escape_control(redact_text(str(text)[: limit * 2]), limit)
+    return "" if text is None else safe_text(text, limit)
 
 
 def _short(text: str | None, limit: int) -> str | None:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from errorkit._text import safe_text
+
+#: Longest message shown by ``repr(ErrorInfo)``, and longest code, type or request id.
+_REPR_MESSAGE = 200
+_REPR_FIELD = 80
+
 
 class Category(str, enum.Enum):
     """What kind of failure an error is, independent of the API that reported it.
@@ -31,23 +37,36 @@ class Category(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class ErrorInfo:
     """Everything errorkit learned from one error response (or transport failure).
+
+    What `errorkit.parse` stores in `message`, `code`, `type`, `request_id` and
+    `retryable_reason` is fit to show a person: credentials the server echoed
+    back (``Bearer ...``, ``"password": "..."``, a keyed URL) are ``***`` and
+    control characters are escaped (``\\n``, ``\\x1b``, ``\\u202e``), see
+    `errorkit._text`. `body` and `details` keep the server's data as it came, for
+    programs: they may hold whatever the server echoed, credentials included, so
+    log or show them only through `errorkit._redact.redact_text`. ``repr()``
+    shows neither, and passes the text fields through the same rules, whoever
+    built the value.
 
     Attributes:
         status: HTTP status, or None for a transport failure.
         category: the `Category` the error belongs to.
-        message: the primary human-readable message; never empty.
+        message: the primary human-readable message; never empty; redacted and
+            escaped, at most 2000 characters (the whole text stays in `body`).
         code: machine-readable code (``rate_limit_exceeded``), or None.
         type: machine-readable type/class (``authentication_error``), or None.
         request_id: the server's request id, from headers or body, or None.
         retryable: whether retrying the same request may succeed.
         retry_after: seconds the server asked to wait, or None.
-        details: the other errors / field violations, in order.
+        details: the other errors / field violations, in order, as the server
+            sent them (not redacted).
         hint: remediation text from a catalog, or None.
         format: name of the recognised body shape (``problem+json``, ``text``...).
-        body: the decoded JSON document, or the (bounded) text.
+        body: the decoded JSON document, or the (bounded) text, raw: not
+            redacted, not escaped.
         retry_after_source: where `retry_after` came from (``header:retry-after``,
             ``body:error.retryAfter``...), or None.
         should_retry: the server's explicit directive (``x-should-retry``), or None.
@@ -69,3 +88,20 @@ class ErrorInfo:
     retry_after_source: str | None = None
     should_retry: bool | None = None
     retryable_reason: str = ""
+
+    def __repr__(self) -> str:
+        fields: list[tuple[str, object]] = [
+            ("status", self.status),
+            ("category", str(self.category)),
+            ("message", safe_text(self.message, _REPR_MESSAGE)),
+            *((name, _shown(getattr(self, name))) for name in ("code", "type", "request_id")),
+            ("retryable", self.retryable),
+            ("retry_after", self.retry_after),
+            ("format", _shown(self.format)),
+        ]
+        shown = ", ".join(f"{name}={value!r}" for name, value in fields if value is not None)
+        return f"{type(self).__name__}({shown})"
+
+
+def _shown(value: object) -> str | None:
+    return None if value is None else safe_text(value, _REPR_FIELD)

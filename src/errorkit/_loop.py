@@ -32,6 +32,7 @@ from errorkit._clock import CLOCK
 from errorkit._info import ErrorInfo
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._redact import redact_url
+from errorkit._text import escape_control
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -217,7 +218,7 @@ def step(
         logger.debug(
             "Not retrying %s %s after attempt %d: %s",
             request.method,
-            redact_url(str(request.url)),
+            _shown_url(request),
             attempt,
             decision.detail,
         )
@@ -231,7 +232,7 @@ def _announce(
     request: Request,
     attempt: int,
 ) -> None:
-    url = redact_url(str(request.url))
+    url = _shown_url(request)
     logger.info(
         "Retrying %s %s in %.2f s (attempt %d of %d failed): %s",
         request.method,
@@ -253,6 +254,15 @@ def _announce(
             url=url,
         )
         policy.on_retry(event)
+
+
+def _shown_url(request: Request) -> str:
+    """The request's URL for a log line and `RetryEvent.url`: redacted, one printable line.
+
+    (The ``errorkit`` logger's filter makes every log argument safe too; the
+    event is handed to user code, which may print it.)
+    """
+    return escape_control(redact_url(request.url))
 
 
 def new_idempotency_key() -> str:

@@ -12,7 +12,7 @@ from errorkit._formats._guard import STRICT, logger
 from errorkit._headers import normalize_headers
 from errorkit._hints import NO_HINTS, read_hints
 from errorkit._info import Category, ErrorInfo
-from errorkit._text import escape_control
+from errorkit._text import safe_text
 
 if TYPE_CHECKING:
     from errorkit._formats import Document
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: Longest message kept; the whole text stays in `ErrorInfo.body`.
 MAX_MESSAGE = 2000
+#: Longest code, type, request id or reason kept.
+MAX_FIELD = 500
 
 
 def parse(
@@ -51,6 +53,11 @@ def parse(
     (`Extracted.in_band`). A status of 400 or more, or an unknown one, is always
     an error.
 
+    The text fields of the result (`message`, `code`, `type`, `request_id`,
+    `retryable_reason`) are fit to show a person: credentials the server echoed
+    back are ``***`` and control characters are escaped (`errorkit._text`).
+    `ErrorInfo.body` and `ErrorInfo.details` keep the server's data as it came.
+
     Never raises, whatever the input: a response that cannot be parsed gives an
     `ErrorInfo` of format ``unparsed`` (None for a success), and the failure is
     logged at DEBUG on the ``errorkit`` logger
@@ -80,25 +87,30 @@ def _parse(code: int | None, heads: Headers, body: object, max_body: int) -> Err
 def _error_info(code: int | None, heads: Headers, doc: Document, found: Extracted) -> ErrorInfo:
     hints = read_hints(heads)
     category, retryable, reason = classify(code, found, hints)
-    message = escape_control(found.message or _default_message(code, category), MAX_MESSAGE)
+    message = safe_text(found.message or _default_message(code, category), MAX_MESSAGE)
     retry_after, source = _retry_after(code, hints, found)
     return ErrorInfo(
         status=code,
         category=category,
         message=message,
-        code=found.code,
-        type=found.type,
-        request_id=hints.request_id or found.request_id,
+        code=_shown(found.code),
+        type=_shown(found.type),
+        request_id=_shown(hints.request_id or found.request_id),
         retryable=retryable,
         retry_after=retry_after,
         details=found.details,
         hint=lookup_hint(code, message, found.code),
         format=found.format,
         body=_body(doc),
-        retry_after_source=source,
+        retry_after_source=_shown(source),
         should_retry=hints.should_retry,
-        retryable_reason=reason,
+        retryable_reason=safe_text(reason, MAX_FIELD),
     )
+
+
+def _shown(text: str | None) -> str | None:
+    """A short server-sent field (code, type, request id) made safe to show."""
+    return None if text is None else safe_text(text, MAX_FIELD)
 
 
 def _status(status: object) -> int | None:

@@ -200,3 +200,41 @@ def test_python_dash_m_errorkit() -> None:
     )  # fmt: skip
     assert "explain" in out.stdout
     assert "demo" in out.stdout
+
+
+ECHOING_401 = (
+    b"HTTP/1.1 401 Unauthorized\r\n"
+    b"Content-Type: application/json\r\n\r\n"
+    b'{"error": {"message": "bad credentials: Authorization: Basic dXNlcjpTRUNSRVQx\\n'
+    b'forged \\u202e \\ud800", "code": "c\\u001b[2J", "type": "t\\u200f",'
+    b' "details": [{"api_key": "SECRET2", "note": "password: SECRET3"}]}}'
+)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_explain_hides_echoed_credentials_and_escapes_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    """Credentials a server echoes and its control characters never reach explain's output."""
+    capture = tmp_path / "r.txt"
+    capture.write_bytes(ECHOING_401)
+    code, out, _ = run(capsys, "explain", str(capture), *(["--json"] if as_json else []))
+    assert code == 0
+    shown = json.dumps(json.loads(out), ensure_ascii=False) if as_json else out
+    for secret in ("dXNlcjpTRUNSRVQx", "SECRET2", "SECRET3"):
+        assert secret not in shown
+    for char in ("\x1b", "\u202e", "\u200f", "\ud800"):
+        assert char not in shown
+    assert "Basic ***" in shown
+
+
+def test_explain_writes_to_a_stdout_that_is_not_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Non-ASCII server text on an ASCII stdout (strict) is written escaped, never a crash."""
+    buffer = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(buffer, encoding="ascii"))
+    code = main(["explain", "--status", "503", "--body", "caf\u00e9 \u65e5\u672c \U0001f600"])
+    sys.stdout.flush()
+    assert code == 0
+    text = buffer.getvalue().decode("ascii")
+    assert "caf\\xe9" in text
+    assert "\\u65e5" in text

@@ -7,12 +7,15 @@ import copy
 import io
 import pickle
 import threading
+import traceback
+import warnings
 from typing import Any
 
 import aiohttp
 import httpx
 import pytest
 import requests
+import urllib3
 from aiohttp.client_reqrep import ConnectionKey
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,7 +43,9 @@ from errorkit._exceptions import (
     exception_for,
 )
 from errorkit._info import Category, ErrorInfo
-from errorkit._stacks.exceptions import build, compatible
+from errorkit._loop import Failed
+from errorkit._policy import TransportFailure
+from errorkit._stacks.exceptions import build, compatible, status_error, transport_error
 
 CLASSES: dict[Category, tuple[type[APIError], int | None]] = {
     Category.BAD_REQUEST: (BadRequestError, 400),
@@ -518,3 +523,108 @@ def test_transport_errors_stay_catchable_as_the_stacks_own(
     clone = roundtrip(exc)
     assert type(clone) is type(exc)
     assert (clone.info, clone.attempts) == (info, 2)
+
+
+# --- the request's own credentials never stay in what errorkit builds ---------------
+
+SECRETS = ("QSECRET", "PWSECRET", "PROXYPW", "AUTHSECRET")
+
+
+def leaks(exc: BaseException) -> list[str]:
+    """The secrets found in an exception's args, attributes, repr, traceback or pickle."""
+    chain = "".join(traceback.format_exception(exc))
+    seen = " ".join([repr(exc.args), repr(vars(exc)), repr(exc), str(exc), chain])
+    pickled = pickle.dumps(exc)
+    return [s for s in SECRETS if s in seen or s.encode() in pickled]
+
+
+def test_a_requests_transport_error_hides_the_query_in_args_cause_and_pickle() -> None:
+    """requests' ConnectionError(MaxRetryError) keeps its types, but not the URL's secrets."""
+    no_pool: Any = None  # no live pool or connection needed
+    inner = urllib3.exceptions.MaxRetryError(
+        no_pool,
+        "/v1/x?subscription-key=QSECRET&page=2",
+        urllib3.exceptions.NewConnectionError(no_pool, "Failed to establish a new connection"),
+    )
+    original = requests.ConnectionError(inner)
+    failure = TransportFailure(sent=False, description="connection refused")
+    exc = transport_error(Failed(original, failure), 2)
+    exc.__cause__ = original
+    assert isinstance(exc, requests.ConnectionError)
+    assert exc.args[0] is inner  # the stack's own object, scrubbed in place
+    assert inner.url == "/v1/x?subscription-key=***&page=2"
+    assert leaks(exc) == []
+    clone = roundtrip(exc)
+    assert type(clone) is type(exc)
+    assert str(clone) == str(exc)
+
+
+def test_a_urllib3_status_error_hides_the_url_attribute() -> None:
+    """urllib3's MaxRetryError keeps `url`, redacted, in memory and in its pickle."""
+    info = make_info(Category.UNAVAILABLE, status=503, message="down")
+    exc = status_error(
+        info,
+        urllib3.exceptions.MaxRetryError,
+        response=None,
+        attempts=3,
+        foreign_args=(None, "https://u:PWSECRET@h/x?authorization=AUTHSECRET", None),
+    )
+    assert isinstance(exc, urllib3.exceptions.MaxRetryError)
+    assert exc.url == "https://***@h/x?authorization=***"
+    assert leaks(exc) == []
+    clone = roundtrip(exc)
+    assert type(clone) is type(exc)
+    assert clone.url == exc.url
+
+
+def test_an_aiohttp_connector_error_hides_the_proxy_credentials() -> None:
+    """The connection key's proxy URL userinfo and proxy_auth are hidden; its str still works."""
+    with warnings.catch_warnings():  # aiohttp 3.14 deprecates BasicAuth, still used for proxies
+        warnings.simplefilter("ignore", DeprecationWarning)
+        proxy_auth = aiohttp.BasicAuth("user", "PROXYPW")
+    key = ConnectionKey(
+        host="127.0.0.1",
+        port=1,
+        is_ssl=False,
+        ssl=True,
+        proxy=URL("http://user:PROXYPW@proxy:3128"),
+        proxy_auth=proxy_auth,
+        proxy_headers_hash=None,
+    )
+    original = aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))
+    exc = transport_error(Failed(original, TransportFailure(sent=False)), 1)
+    exc.__cause__ = original
+    assert isinstance(exc, aiohttp.ClientConnectorError)
+    assert str(original) == "Cannot connect to host 127.0.0.1:1 ssl:default [refused]"
+    assert leaks(exc) == []
+
+
+def test_build_redacts_text_arguments_and_keyword_arguments() -> None:
+    """A str argument or keyword holding a credential is stored redacted; live objects are kept."""
+    request = httpx.Request("GET", "http://127.0.0.1/x")
+    exc = build(
+        APIConnectionError,
+        httpx.ConnectError,
+        make_info(Category.CONNECTION, message="refused"),
+        foreign_args=("connect to http://127.0.0.1/x?api_key=QSECRET failed",),
+        foreign_kwargs={"request": request},
+    )
+    assert exc.args == ("connect to http://127.0.0.1/x?api_key=*** failed",)
+    assert exc.request is request  # type: ignore[attr-defined]
+    assert leaks(exc) == []
+
+
+def test_str_of_an_exception_is_one_line_whatever_the_server_sent() -> None:
+    """Newlines, bidi controls and lone surrogates in a message, code or type are escaped."""
+    info = make_info(
+        Category.SERVER,
+        status=500,
+        message="line one\nINFO forged line \u202e\u200f\u061c\ud800",
+        type="t\x1b\u2066",
+    )
+    text = str(exception_for(info))
+    assert "\n" not in text
+    assert text.encode("utf-8")
+    assert text == (
+        "500 server: line one\\nINFO forged line \\u202e\\u200f\\u061c\\ud800 (type=t\\x1b\\u2066)"
+    )

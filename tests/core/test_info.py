@@ -97,3 +97,21 @@ def test_extracted_pickles_and_replaces() -> None:
     found = Extracted(format="x", code="c", details=({"a": 1},), extra={"k": "v"})
     assert pickle.loads(pickle.dumps(found)) == found
     assert dataclasses.replace(found, code="d").extra == {"k": "v"}
+
+
+def test_repr_shows_the_safe_fields_and_never_the_body() -> None:
+    """repr(ErrorInfo) is short, escapes and redacts its text, and leaves out body and details."""
+    info = ErrorInfo(
+        status=401,
+        category=Category.AUTHENTICATION,
+        message="bad token\nAuthorization: Bearer abcdefghijkl",
+        code="invalid_api_key",
+        body={"api_key": "BODYSECRET"},
+        details=({"password": "DETAILSECRET"},),
+    )
+    assert repr(info) == (
+        "ErrorInfo(status=401, category='authentication', "
+        "message='bad token\\\\nAuthorization: Bearer ***', code='invalid_api_key', "
+        "retryable=False, format='empty')"
+    )
+    assert info.body == {"api_key": "BODYSECRET"}  # the raw data stays, for programs

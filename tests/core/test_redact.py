@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import traceback
+from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 import pytest
@@ -12,25 +14,40 @@ from hypothesis import strategies as st
 
 from errorkit._redact import (
     MAX_HEADER_FIELDS,
+    MAX_INPUT,
     MAX_URL,
     REDACTED,
     is_sensitive_header,
+    is_sensitive_name,
     is_sensitive_param,
+    redact_args,
     redact_headers,
+    redact_kwargs,
     redact_text,
     redact_url,
+    redact_value,
+    scrub_exception,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SENSITIVE_PARAMS = (
     *("api_key", "apikey", "key", "token", "access_token", "refresh_token", "id_token"),
     *("secret", "client_secret", "password", "passwd", "pwd", "signature", "sig"),
     *("x-amz-signature", "x-amz-credential", "x-amz-security-token", "code", "auth"),
     *("session", "github_token", "db_password", "private_token"),
+    # Names in the wild: Azure APIM and SAS, AWS and Google signed URLs, OAuth, sessions.
+    *("subscription-key", "authorization", "passphrase", "X-Goog-Signature"),
+    *("X-Goog-Credential", "Ocp-Apim-Subscription-Key", "AccountKey", "SharedAccessKey"),
+    *("SharedAccessSignature", "AWSAccessKeyId", "oauth_signature", "code_verifier"),
+    *("client_assertion", "proxy_auth", "basic_auth", "PHPSESSID", "jsessionid"),
+    *("x-api-key", "x-goog-api-key", "apiKey", "app_key", "license_key", "Cookie"),
 )
 
 PUBLIC_PARAMS = (
     *("page", "q", "sort", "limit", "cursor", "keyword", "monkey", "state", "redirect_uri"),
-    "format",
+    *("format", "sort_key", "idempotency_key", "author", "oauth_nonce", "public_key"),
 )
 
 # Characters a secret may contain inside a query value (not the & ; # that end it).
@@ -265,3 +282,185 @@ def test_a_password_in_userinfo_never_appears(user: str, password: str) -> None:
     url = f"https://{user}:{password}@api.example.com/v1?page=1"
     assume(password not in "https://api.example.com/v1?page=1")
     assert password not in redact_url(url)
+
+
+# --- credentials a server echoes back --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bearer abcdefghijklmnop", "Bearer ***"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "Authorization: Basic ***"),
+        ("authorization: basic dXNlcjpwYXNz", "authorization: basic ***"),
+        (
+            "Proxy-Authorization: Basic dXNlcjpwYXNz\r\nHost: h",
+            "Proxy-Authorization: Basic ***\r\nHost: h",
+        ),
+        ("Authorization: Digest username=bob, response=abc123", "Authorization: Digest ***"),
+        ("got Basic dXNlcjpwYXNz from you", "got Basic *** from you"),
+        ("api_key: AIzaSy123 is invalid", "api_key: *** is invalid"),
+        ("x-api-key: k-123, region eu", "x-api-key: ***, region eu"),
+        ("password: hunter22", "password: ***"),
+        ("token = abc123 expired", "token = *** expired"),
+        ("client_secret=s3cr3t&grant_type=x", "client_secret=***&grant_type=x"),
+        ('{"api_key": "V-123", "page": 2}', '{"api_key": "***", "page": 2}'),
+        (
+            '{"password": "a \\"quoted\\" pass", "user": "bob"}',
+            '{"password": "***", "user": "bob"}',
+        ),
+        (
+            "{'Authorization': 'Bearer xyz12345', 'Accept': '*/*'}",
+            "{'Authorization': 'Bearer ***', 'Accept': '*/*'}",
+        ),
+        ('{"credentials": {"pin": 1234}}', '{"credentials": {"pin": ***}}'),
+        ("Cookie: session=abc; theme=dark\nHost: h", "Cookie: ***\nHost: h"),
+        ("Set-Cookie: sid=abc123; Path=/; HttpOnly", "Set-Cookie: ***"),
+        ('"Cookie": "a=1; b=2"', '"Cookie": "***"'),
+        ("bad JWT eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl here", "bad JWT *** here"),
+        ("a: token: abc123", "a: token: ***"),
+        ('{"password": "unterminated', '{"password": "***'),
+        ("see https://h/x?subscription-key=abc&a=1", "see https://h/x?subscription-key=***&a=1"),
+    ],
+)
+def test_redact_text_hides_echoed_credentials(text: str, expected: str) -> None:
+    """Bearer/Basic credentials, name: value pairs, JSON fields, cookies and JWTs are hidden."""
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Basic authentication failed",
+        "Basic Authentication required for this realm",
+        "Invalid API key or token.",
+        "error code: 42",
+        '{"code": "rate_limit_exceeded", "message": "slow down"}',
+        "Missing bearer token",
+        "Token expired",
+        "Retry at 10:30 (page=2)",
+        "idempotency-key: k-1",
+    ],
+)
+def test_redact_text_leaves_prose_and_error_codes_alone(text: str) -> None:
+    """Words after an auth scheme, error codes and public fields are not mistaken for secrets."""
+    assert redact_text(text) == text
+
+
+def test_redact_text_is_idempotent_on_its_own_output() -> None:
+    """Redacting redacted text changes nothing: every rule leaves *** as it found it."""
+    text = (
+        "Authorization: Bearer abcdefghij\n"
+        '{"password": "x", "api_key": "y"} token=z https://u:p@h/?sig=s Basic dXNlcjpwYXNz'
+    )
+    once = redact_text(text)
+    assert redact_text(once) == once
+
+
+def test_redact_text_cut_never_leaves_half_a_token() -> None:
+    """When the input limit falls inside a token, the partial token is dropped, not shown."""
+    secret = "Zq7" * 20
+    filler = "x " * ((MAX_INPUT - len("Bearer ") - 10) // 2)
+    out = redact_text(filler + "Bearer " + secret)
+    assert secret[:3] not in out
+    assert len(out) <= MAX_INPUT
+
+
+def test_is_sensitive_name_keeps_code_public_in_text() -> None:
+    """ "code" is secret in a query (OAuth) but an error code in text; other names match."""
+    assert is_sensitive_param("code")
+    assert not is_sensitive_name("code")
+    assert is_sensitive_name("x-api-key")
+    assert is_sensitive_name("X-Custom-Key")
+    assert not is_sensitive_name("message")
+
+
+# --- exception arguments and attributes -----------------------------------------
+
+
+class FakeURL:
+    """A URL object like yarl's or httpx's: its type is named URL and takes a str."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+FakeURL.__name__ = "URL"
+
+
+class Point(NamedTuple):
+    """A named tuple like aiohttp's ConnectionKey or BasicAuth."""
+
+    host: str
+    proxy_auth: object
+    password: str | None
+
+
+def test_redact_value_keeps_objects_with_nothing_to_hide() -> None:
+    """Values holding no credential come back as the same objects, so types and identity hold."""
+    live = object()
+    clean = ("GET", 3, None, live, ["a"], {"page": 1}, Point("h", None, None))
+    assert all(a is b for a, b in zip(redact_args(clean), clean, strict=True))
+    assert redact_value(b"plain") == b"plain"
+
+
+def test_redact_value_hides_text_urls_and_sensitive_fields() -> None:
+    """Text and URLs are redacted, a sensitive field or key becomes ***, named tuples stay."""
+    url = redact_value(FakeURL("http://u:p@h/x?token=t&q=1"))
+    assert isinstance(url, FakeURL)
+    assert str(url) == "http://***@h/x?token=***&q=1"
+    point = redact_value(Point("h", object(), "hunter2"))
+    assert isinstance(point, Point)
+    assert (point.host, point.proxy_auth, point.password) == ("h", REDACTED, REDACTED)
+    assert redact_value({"api_key": "k", "q": "/x?token=t"}) == {
+        "api_key": REDACTED,
+        "q": "/x?token=***",
+    }
+    assert redact_value([b"/x?sig=s"]) == ["/x?sig=***"]
+    assert redact_args(("see /p?api_key=k",)) == ("see /p?api_key=***",)
+    assert redact_kwargs({"message": "token=t", "password": "p", "status": 401}) == {
+        "message": "token=***",
+        "password": REDACTED,
+        "status": 401,
+    }
+
+
+def test_redact_value_never_raises() -> None:
+    """A value whose str() raises, or a hostile iterable, gives *** or nothing, never an error."""
+
+    class Hostile:
+        def __str__(self) -> str:
+            raise RuntimeError("boom")
+
+    Hostile.__name__ = "URL"
+    assert redact_value(Hostile()) == REDACTED
+    assert redact_args(iter_raising()) == ()
+
+
+def iter_raising() -> Iterator[object]:
+    """An iterable that fails half way."""
+    yield "a"
+    raise RuntimeError("boom")
+
+
+def test_scrub_exception_cleans_args_attributes_and_the_chain() -> None:
+    """An exception's args, its string attributes and its causes lose their credentials in place."""
+    root = OSError(111, "refused /p?token=T1")
+    root.filename = "https://u:T2@h/"
+    middle = ValueError("GET /p?api_key=T3 failed", Point("h", "T4", None))
+    middle.url = "/p?sig=T5"  # type: ignore[attr-defined]
+    middle.__cause__ = root
+    top = RuntimeError(middle)
+    top.__context__ = middle
+    scrub_exception(top)
+    assert top.args[0] is middle
+    assert middle.args == ("GET /p?api_key=*** failed", Point("h", REDACTED, None))
+    assert middle.url == "/p?sig=***"
+    assert root.filename == "https://***@h/"
+    assert root.args == (111, "refused /p?token=***")
+    text = "".join(traceback.format_exception(top))
+    for secret in ("T1", "T2", "T3", "T4", "T5"):
+        assert secret not in text

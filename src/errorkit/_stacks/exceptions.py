@@ -9,6 +9,17 @@ and adding an exception is one line.
 **Final errors.** `transport_error` and `status_error` build what an adapter
 raises once its retries end: an errorkit exception that is also the stack's own.
 
+**No credentials.** Whatever an adapter passes, the built exception keeps no
+text or URL holding a credential: `build` passes ``foreign_args`` through
+`errorkit._redact.redact_args` and ``foreign_kwargs`` through
+`errorkit._redact.redact_kwargs` before the stack's ``__init__`` sees them, then
+scrubs what that ``__init__`` stored (``args``, urllib3's ``url``...) with
+`errorkit._redact.scrub_exception`. `transport_error` also scrubs, in place,
+the stack's exception it is raised ``from``, since every traceback prints it.
+Live stack objects (a request, a response, aiohttp's ``RequestInfo`` with its
+headers) are kept as they are, for the stack's own ``except`` clauses: an
+adapter passes them already redacted where they hold credentials.
+
 **Dual classes.** With ``raise_for_status=True`` an adapter raises, say, a ``RateLimitError`` that
 is also a ``requests.HTTPError``, so ``except requests.HTTPError`` clauses that
 callers already wrote keep working. `compatible` builds such a class once per
@@ -40,6 +51,7 @@ from errorkit._exceptions import (
     pickle_state,
     restore,
 )
+from errorkit._redact import redact_args, redact_kwargs, scrub_exception
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -88,9 +100,10 @@ def build(  # noqa: PLR0913 - both bases' arguments, kept keyword-only
     """An instance of ``compatible(errorkit_cls, foreign_cls)`` with both bases set up.
 
     `foreign_cls`'s ``__init__`` runs first with `foreign_args` and
-    `foreign_kwargs` (when `foreign_args` is empty, errorkit's message is its one
-    positional argument), then errorkit's part, so `.response`, `.info`,
-    `.attempts` and ``str()`` are errorkit's.
+    `foreign_kwargs`, redacted (when `foreign_args` is empty, errorkit's message
+    is its one positional argument), then errorkit's part, so `.response`,
+    `.info`, `.attempts` and ``str()`` are errorkit's. What the stack's
+    ``__init__`` stored is then scrubbed of credentials (see the module docstring).
     """
     cls = compatible(errorkit_cls, foreign_cls)
     if cls is errorkit_cls:
@@ -99,8 +112,8 @@ def build(  # noqa: PLR0913 - both bases' arguments, kept keyword-only
         info,
         response=response,
         attempts=attempts,
-        foreign_args=foreign_args,
-        foreign_kwargs=foreign_kwargs,
+        foreign_args=redact_args(foreign_args),
+        foreign_kwargs=redact_kwargs(foreign_kwargs or {}),
     )
 
 
@@ -124,9 +137,12 @@ def transport_error(
 
     An `APITimeoutError` for a timeout, else an `APIConnectionError`, that is also
     an instance of `foreign_cls` (default: the class of the stack's exception, built
-    from its own args unless `foreign_args` are given). Raise it ``from failed.error``.
+    from its own args unless `foreign_args` are given). Raise it ``from failed.error``,
+    which this scrubs of credentials in place (`scrub_exception`): a traceback
+    prints it.
     """
     original = failed.error
+    scrub_exception(original)
     cls = APITimeoutError if failed.failure.timeout else APIConnectionError
     return build(
         cls,
@@ -185,10 +201,13 @@ def _make(errorkit_cls: type[APIError], foreign_cls: type[BaseException]) -> typ
         foreign_args: tuple[Any, ...] = (),
         foreign_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        args = foreign_args or (describe(info, attempts),)
+        message = describe(info, attempts)
         # Not super(): each base's __init__ has its own signature (aiohttp's takes
         # request_info and history; requests' pops response/request from kwargs).
-        foreign_cls.__init__(self, *args, **dict(foreign_kwargs or {}))
+        foreign_cls.__init__(self, *(foreign_args or (message,)), **dict(foreign_kwargs or {}))
+        scrub_exception(self)  # what the stack's __init__ built from them (urllib3's message)
+        if not foreign_args:
+            self.args = (message,)  # errorkit's own line, made safe field by field
         self._errorkit_set(info, response, attempts)
 
     def __reduce__(self: APIError) -> tuple[Any, ...]:  # noqa: N807
