@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import http.client
+import itertools
 import json
+import math
 import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -440,6 +443,120 @@ def test_slow_body_slower_than_read_timeout_fails_mid_body(server: FaultServer) 
         assert r.status_code == 200
         with pytest.raises(httpx.ReadTimeout):
             r.read()
+
+
+def test_slow_body_drips_each_chunk_after_its_interval(server: FaultServer) -> None:
+    """A body dripped at a rate: every byte arrives about `interval` after the last."""
+    server.script("/drip", [slow_body(200, b"abcd", interval=0.1)])
+    sock = _raw_get(server, "/drip")
+    head = b""
+    for _ in range(100):  # the head arrives at once, in a few reads at most
+        head += sock.recv(65536)
+        if b"\r\n\r\n" in head:
+            break
+    assert head.endswith(b"\r\n\r\n")
+    arrivals = []
+    for _ in range(4):
+        assert len(sock.recv(65536)) == 1
+        arrivals.append(time.monotonic())
+    sock.close()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert all(0.07 <= gap <= 0.5 for gap in gaps)
+
+
+def test_slow_body_with_an_infinite_interval_sends_headers_then_stalls(
+    server: FaultServer,
+) -> None:
+    """`interval=math.inf`: the head with its Content-Length arrives, the body never does."""
+    server.script("/stall", [slow_body(503, b"{}", interval=math.inf)])
+    start = time.monotonic()
+    with httpx.Client(timeout=0.3) as client, client.stream("GET", server.url("/stall")) as r:
+        assert time.monotonic() - start < 0.25
+        assert r.status_code == 503
+        assert r.headers["Content-Length"] == "2"
+        with pytest.raises(httpx.ReadTimeout):
+            r.read()
+    assert 0.25 <= time.monotonic() - start <= 1.5
+
+
+def test_slow_body_stall_ends_when_the_server_stops() -> None:
+    """Stopping ends an infinite pause at once: no thread and no socket outlive the block."""
+    before = _baseline()
+    with FaultServer() as server:
+        server.script("/stall", [slow_body(200, b"x" * 10, interval=math.inf)])
+        sock = _raw_get(server, "/stall")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        start = time.monotonic()
+    assert time.monotonic() - start < 1.0
+    assert _server_threads(before) == []
+    assert _read_all(sock) == b""  # closed: the promised body never came
+    sock.close()
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_slow_body_stall_ends_when_the_client_closes(server: FaultServer, reset: bool) -> None:
+    """A client that gives up during a pause (a FIN or a RST) frees the server's thread."""
+    server.script("/stall", [slow_body(200, b"x" * 10, interval=math.inf)])
+    before = _baseline()
+    sock = _raw_get(server, "/stall")
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    handlers = [t for t in _server_threads() if "conn" in t.name and t not in before]
+    assert len(handlers) == 1
+    if reset:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    handlers[0].join(1.0)
+    assert not handlers[0].is_alive()
+
+
+def test_slow_body_stall_with_pipelined_bytes_still_ends_when_the_server_stops() -> None:
+    """Bytes of a next request arriving during an infinite pause do not keep a stop waiting."""
+    before = _baseline()
+    with FaultServer() as server:
+        server.script("/stall", [slow_body(200, b"x", interval=math.inf)])
+        sock = _raw_get(server, "/stall")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        sock.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.1)  # let the pause see the bytes
+        start = time.monotonic()
+    assert time.monotonic() - start < 1.0
+    assert _server_threads(before) == []
+    sock.close()
+
+
+def test_slow_body_with_no_interval_sends_the_body_at_once(server: FaultServer) -> None:
+    """`interval=0` is a plain response sent in `chunk`-sized writes."""
+    server.script("/now", [slow_body(200, b"abcdef", chunk=4, interval=0)])
+    assert _get(server.url("/now"))[2] == b"abcdef"
+
+
+def test_slow_body_pause_is_cut_at_the_stall_limit() -> None:
+    """A pause longer than `stall_limit` closes the connection there, mid-body."""
+    with FaultServer(FaultServerConfig(stall_limit=0.3)) as server:
+        server.script("/stall", [slow_body(200, b"abc", chunk=2, interval=math.inf)])
+        server.script("/drip", [slow_body(200, b"abc", chunk=2, interval=0.2)])
+        start = time.monotonic()
+        with _raw_get(server, "/stall") as sock:
+            stalled = _read_all(sock)
+        elapsed = time.monotonic() - start
+        with _raw_get(server, "/drip") as sock:
+            sock.sendall(b"GET /none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            dripped = _read_all(sock).partition(b"HTTP/1.1 404")[0]
+    assert stalled.endswith(b"\r\n\r\n")  # the head, no body byte
+    assert b"Content-Length: 3" in stalled
+    assert 0.25 <= elapsed <= 1.5
+    assert dripped.endswith(b"\r\n\r\nabc")  # pauses under the limit are kept
+
+
+def test_slow_body_keeps_the_connection_when_the_client_pipelines(server: FaultServer) -> None:
+    """Bytes of a next request during a pause do not end it; the next request is served."""
+    server.script("/drip", [slow_body(200, b"ab", interval=0.1)])
+    sock = _raw_get(server, "/drip")
+    sock.sendall(b"GET /drip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = _read_all(sock)
+    sock.close()
+    assert data.count(b"HTTP/1.1 200 OK") == 2
+    assert data.endswith(b"\r\n\r\nab")
 
 
 def test_reset_mid_body_delivers_part_then_resets(server: FaultServer) -> None:

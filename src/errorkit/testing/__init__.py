@@ -12,6 +12,7 @@ from errorkit.testing._netfaults import closed_port, full_backlog
 from errorkit.testing._records import Headers, RecordedRequest
 from errorkit.testing._server import FaultServer
 from errorkit.testing._steps import (
+    Bomb,
     Drop,
     Dynamic,
     HugeBody,
@@ -20,8 +21,11 @@ from errorkit.testing._steps import (
     SlowBody,
     Stall,
     Step,
+    bomb,
     drop,
     dynamic,
+    echo_request,
+    header_flood,
     huge_body,
     reset_mid_body,
     respond,
@@ -32,6 +36,7 @@ from errorkit.testing._strict import strict_parsing
 from errorkit.testing._waits import InstantWaits, instant_waits
 
 __all__ = [
+    "Bomb",
     "Drop",
     "Dynamic",
     "FaultServer",
@@ -45,10 +50,13 @@ __all__ = [
     "SlowBody",
     "Stall",
     "Step",
+    "bomb",
     "closed_port",
     "drop",
     "dynamic",
+    "echo_request",
     "full_backlog",
+    "header_flood",
     "huge_body",
     "instant_waits",
     "reset_mid_body",

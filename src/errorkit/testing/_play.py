@@ -19,6 +19,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from errorkit.testing._steps import (
+    Bomb,
     Drop,
     HeaderPairs,
     HugeBody,
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     import threading
 
 _PATTERN = bytes(range(256)) * 256  # 64 KiB block that huge bodies repeat
+_CHUNK = 65536  # largest chunk of a chunked bomb
+_MAX_SELECT = 3600.0  # longest single select(), so that huge limits never overflow it
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -55,7 +58,7 @@ class Exchange:
     client_closes: bool
 
 
-def play(step: Step, ex: Exchange) -> Next:
+def play(step: Step, ex: Exchange) -> Next:  # noqa: PLR0911 - one return per step type
     """Play `step` (already resolved from any `Dynamic`) for one request."""
     if isinstance(step, Respond):
         return _respond(step, ex)
@@ -69,6 +72,8 @@ def play(step: Step, ex: Exchange) -> Next:
         return _reset_mid_body(step, ex)
     if isinstance(step, HugeBody):
         return _huge_body(step, ex)
+    if isinstance(step, Bomb):
+        return _bomb(step, ex)
     raise TypeError(f"not a playable step: {step!r}")
 
 
@@ -150,10 +155,39 @@ def _slow_body(step: SlowBody, ex: Exchange) -> Next:
     if not _has_body(step.status, ex):
         return Next.CLOSE if ex.client_closes else Next.KEEP
     for start in range(0, len(step.body), step.chunk):
-        if ex.stopping.wait(step.interval):
+        if not _pause(step.interval, ex):
             return Next.CLOSE
         ex.sock.sendall(step.body[start : start + step.chunk])
     return Next.CLOSE if ex.client_closes else Next.KEEP
+
+
+def _pause(seconds: float, ex: Exchange) -> bool:
+    """Wait `seconds` (at most the stall limit) in the middle of a response.
+
+    False means close the connection instead of going on: the server is stopping or
+    resetting, the client closed, or the pause was longer than the stall limit.
+    Stopping shuts the socket down, which wakes the select as a close would.
+    """
+    if seconds <= 0:
+        return not ex.stopping.is_set()
+    deadline = time.monotonic() + min(seconds, ex.stall_limit)
+    peer_sent = False  # early bytes of a next request: wait on the event, not the socket
+    while not ex.stopping.is_set():
+        remaining = min(deadline - time.monotonic(), _MAX_SELECT)
+        if remaining <= 0:
+            return seconds <= ex.stall_limit
+        if peer_sent:
+            ex.stopping.wait(remaining)
+            continue
+        readable, _, _ = select.select([ex.sock], [], [], remaining)
+        if readable:
+            try:
+                if not ex.sock.recv(1, socket.MSG_PEEK):
+                    return False  # the client closed
+            except OSError:
+                return False
+            peer_sent = True
+    return False
 
 
 def _reset_mid_body(step: ResetMidBody, ex: Exchange) -> Next:
@@ -194,6 +228,25 @@ def _huge_body(step: HugeBody, ex: Exchange) -> Next:
         return Next.CLOSE
     if step.chunked:
         ex.sock.sendall(b"0\r\n\r\n")
+    return Next.CLOSE if ex.client_closes else Next.KEEP
+
+
+def _bomb(step: Bomb, ex: Exchange) -> Next:
+    body = step.body
+    length = None if step.chunked else len(body)
+    extra = (("Content-Encoding", step.encoding),)
+    head = response_head(
+        step.status, step.headers, length=length, close=ex.client_closes, extra=extra
+    )
+    if not _has_body(step.status, ex):
+        ex.sock.sendall(head)
+    elif step.chunked:
+        ex.sock.sendall(head)  # a stop shuts the socket down, failing a blocked send
+        for start in range(0, len(body), _CHUNK):
+            ex.sock.sendall(_chunk(body[start : start + _CHUNK]))
+        ex.sock.sendall(b"0\r\n\r\n")
+    else:
+        ex.sock.sendall(head + body)
     return Next.CLOSE if ex.client_closes else Next.KEEP
 
 
