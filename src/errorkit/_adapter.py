@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from errorkit._budget import shown
 from errorkit._loop import new_idempotency_key
 from errorkit._policy import RetryPolicy, is_idempotent
 
@@ -11,11 +12,27 @@ if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
 
+#: Largest `max_body` (64 MiB, 1024 times the default): an error body is held in
+#: memory and parsed whole, once per attempt; a larger one is a download, not an
+#: error message, and sizes near ``sys.maxsize`` overflow the stacks' reads.
+MAX_BODY_LIMIT = 64 * 1024 * 1024
+
+
 def check_max_body(max_body: object) -> int:
-    """`max_body` as every adapter accepts it: an int >= 0 (bytes of an error body read)."""
-    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
-        raise ValueError(f"max_body must be an int >= 0 (bytes), not {max_body!r}")
-    return max_body
+    """`max_body` as every adapter accepts it: an int in [0, `MAX_BODY_LIMIT`] (bytes).
+
+    Anything else (a bool, a float, NaN, a str, None) is a `ValueError` naming it.
+    """
+    if (
+        isinstance(max_body, bool)
+        or not isinstance(max_body, int)
+        or not 0 <= max_body <= MAX_BODY_LIMIT
+    ):
+        raise ValueError(
+            f"max_body must be an int >= 0 and <= {MAX_BODY_LIMIT} (bytes, 64 MiB), "
+            f"not {shown(max_body)}"
+        )
+    return int(max_body)
 
 
 def check_policy(policy: object) -> RetryPolicy:

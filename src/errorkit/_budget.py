@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 import threading
 from collections import Counter, deque
 from typing import TYPE_CHECKING, NamedTuple
@@ -18,6 +19,15 @@ _BUCKETS = 10
 _EPSILON = 1e-9
 #: Noted requests that make `record_request` count the notes itself, so they stay few.
 _NOTES_MAX = 256
+#: Largest `ratio` and `min_per_second`: a million retries per request or per second
+#: is no budget at all (pass ``budget=None`` for that), and the allowance stays finite.
+MAX_RATE = 1e6
+#: Shortest `window`, in seconds: buckets of 0.1 ms stay exact integers in a float
+#: for any monotonic clock reading below 28,000 years.
+MIN_WINDOW = 1e-3
+#: Longest `window` (one day): a longer memory would refuse retries long after an
+#: outage ended (Finagle allows 1 to 60 s).
+MAX_WINDOW = 24 * 3600.0
 
 
 class BudgetStats(NamedTuple):
@@ -75,16 +85,22 @@ class RetryBudget:
     retries stop being refused.
 
     Args:
-        ratio: retries allowed per recorded request. 0: only the floor.
-        min_per_second: retries per second always allowed, whatever the traffic. 0:
-            no floor (with ``ratio=0`` too, no retry is ever allowed).
-        window: seconds of history counted; must be > 0.
+        ratio: retries allowed per recorded request, in [0, `MAX_RATE`]. 0: only
+            the floor.
+        min_per_second: retries per second always allowed, whatever the traffic, in
+            [0, `MAX_RATE`]. 0: no floor (with ``ratio=0`` too, no retry is ever
+            allowed).
+        window: seconds of history counted, in [`MIN_WINDOW`, `MAX_WINDOW`] (1 ms
+            to one day).
         clock: a monotonic clock in seconds; default ``errorkit._clock.CLOCK.monotonic``
-            (read on each call, so the testing helpers that swap it apply).
+            (read on each call, so the testing helpers that swap it apply). A
+            reading that is not a finite number (NaN, inf, None) counts in the
+            newest bucket, as a clock that steps back does: a broken clock never
+            makes the budget raise in the middle of a request.
 
     Raises:
-        ValueError: naming the argument that is negative, not finite, or (for
-            `window`) not positive.
+        ValueError: naming the argument that is not a number, not finite, or out of
+            its range.
     """
 
     __slots__ = (
@@ -114,14 +130,11 @@ class RetryBudget:
         *,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        _check_setting("ratio", ratio, zero_ok=True)
-        _check_setting("min_per_second", min_per_second, zero_ok=True)
-        _check_setting("window", window, zero_ok=False)
+        self._ratio = _check_setting("ratio", ratio, 0.0, MAX_RATE)
+        self._min_per_second = _check_setting("min_per_second", min_per_second, 0.0, MAX_RATE)
+        self._window = _check_setting("window", window, MIN_WINDOW, MAX_WINDOW)
         if clock is not None and not callable(clock):
             raise _invalid("clock", "callable or None", clock)
-        self._ratio = float(ratio)
-        self._min_per_second = float(min_per_second)
-        self._window = float(window)
         self._clock = clock
         self._floor = self._min_per_second * self._window
         self._width = self._window / _BUCKETS
@@ -135,12 +148,13 @@ class RetryBudget:
         self._requests = 0
         self._allowed = 0
         self._refused = 0
-        self._head = int((self._clock or CLOCK.monotonic)() // self._width)
+        self._head = 0  # what _now() gives for a first reading that is no number
+        self._head = int(self._now())
 
     def record_request(self) -> None:
         """Count one logical request: call it for first attempts only, never retries."""
         notes = self._notes
-        notes.append((self._clock or CLOCK.monotonic)() // self._width)
+        notes.append(self._now())
         if len(notes) >= _NOTES_MAX:
             with self._lock:
                 self._count_notes()
@@ -245,11 +259,23 @@ class RetryBudget:
         Each bucket is cleared at most once per pass of the ring, so the cost is O(1)
         amortized and at most `_BUCKETS` steps after a long idle period.
         """
-        bucket = int((self._clock or CLOCK.monotonic)() // self._width)
+        bucket = int(self._now())
         if bucket > self._head:
             self._expire(bucket)
         # A clock that steps back (it should not) keeps counting in the newest bucket.
         return self._head % _BUCKETS
+
+    def _now(self) -> float:
+        """The current time bucket, ``clock() // width``, a whole float.
+
+        A reading that is no finite number (NaN, inf, None, or so large that the
+        bucket overflows) gives the newest bucket, as a clock stepping back does.
+        """
+        try:
+            bucket = float((self._clock or CLOCK.monotonic)() // self._width)
+        except (TypeError, ValueError, ArithmeticError):
+            return float(self._head)
+        return bucket if math.isfinite(bucket) else float(self._head)
 
     def _expire(self, bucket: int) -> None:
         gap = bucket - self._head
@@ -273,13 +299,27 @@ class RetryBudget:
         self._window_retries = 0
 
 
-def _check_setting(name: str, value: object, *, zero_ok: bool) -> None:
+def _check_setting(name: str, value: object, low: float, high: float) -> float:
+    """`value` as a float in [low, high], or a ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _invalid(name, "a number", value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-        raise _invalid(name, f"a finite number {'>=' if zero_ok else '>'} 0", value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not low <= number <= high:  # NaN fails too
+        raise _invalid(name, f"a finite number >= {low:g} and <= {high:g}", value)
+    return number
 
 
 def _invalid(name: str, expected: str, value: object) -> ValueError:
     # Every bad argument is a ValueError (the contract), whatever its kind of wrong.
-    return ValueError(f"{name} must be {expected}, not {value!r}")
+    return ValueError(f"{name} must be {expected}, not {shown(value)}")
+
+
+def shown(value: object) -> str:
+    """A bad argument for its error message: a short repr, even of 1 MB or 5000 digits."""
+    try:
+        return reprlib.repr(value)
+    except ValueError:  # an int past Python's limit on digits written out
+        return "an int too long to write out"

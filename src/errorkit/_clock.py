@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 
 class Clock:
-    """The monotonic clock and the sync and async sleeps used by every adapter."""
+    """The monotonic clock and the sync and async sleeps used by every adapter.
+
+    Every wait handed to `sleep` or `asleep` is a policy's decided delay: finite,
+    never negative, and at most ``errorkit._policy.MAX_WAIT`` (one day), which
+    ``time.sleep``, ``asyncio.sleep`` and the testing helpers all accept.
+    """
 
     __slots__ = ("asleep", "monotonic", "sleep")
 

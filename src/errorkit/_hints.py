@@ -28,11 +28,14 @@ else delta seconds; a Go duration; an RFC 3339 timestamp; an HTTP-date. Absolute
 times are measured from the response's ``Date`` header when it parses (so a server
 clock that is off does not skew the wait), else from `now`.
 
-Every value is a finite float >= 0: garbage, negative, NaN and infinite values are
-ignored, past dates give 0, and huge values are clamped to `MAX_HINT` (about 31
-years): still far beyond any sane ``max_retry_after``, so the policy refuses them,
-yet safe to hand to ``time.sleep`` or ``timedelta``. Work per header is linear and
-bounded; nothing here raises.
+Every value is a finite float >= 0: garbage (``abc``, ``nan``, ``inf``, ``1e3``:
+none of them is delta-seconds) and negative values are ignored, past dates give 0,
+and huge values are clamped to `MAX_HINT` (about 31 years), however many digits they
+have: a Retry-After of 400 digits, 2**64 or 1e308 written out, or a date in year
+9999 is a wait far beyond any ``max_retry_after`` (the policy allows at most a day),
+so the policy refuses it at once, as for any hint that is too long, and never sleeps
+it; it is never taken for "no hint". Work per header is linear and bounded; nothing
+here raises.
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ _EPOCH_S = 1e9
 _MAX_TOKEN = 64
 #: Largest remaining count kept (any larger count means the same: plenty left).
 _MAX_COUNT = 1e18
+#: Digits of an integer parameter read exactly; a longer one is +-`_MAX_COUNT`.
+_MAX_DIGITS = 18
 _MAX_MEMBERS = 32
 
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
@@ -124,7 +129,7 @@ _RFC3339 = re.compile(
     re.ASCII,
 )
 _QUOTED = re.compile(r'"[^"]*"')
-_PARAM = re.compile(r"([A-Za-z][A-Za-z0-9_-]{0,31})[ \t]*=[ \t]*(-?[0-9]{1,15})", re.ASCII)
+_PARAM = re.compile(r"([A-Za-z][A-Za-z0-9_-]{0,31})[ \t]*=[ \t]*(-?[0-9]+)", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,7 +195,8 @@ class _Clock:
         if self._value is None:
             value = _http_date(self._date)
             if value is None:
-                value = time.time() if self._now is None else self._now
+                now = self._now
+                value = time.time() if now is None or not math.isfinite(now) else now
             self._value = value
         return self._value
 
@@ -277,7 +283,7 @@ def _structured(value: str, limits: _Limits) -> None:
     legacy: dict[str, int] = {}
     for member in _members(value):
         params = dict(_PARAM.findall(_QUOTED.sub('""', member)))
-        numbers = {key.lower(): int(number) for key, number in params.items()}
+        numbers = {key.lower(): _integer(number) for key, number in params.items()}
         if "r" in numbers:
             t = numbers.get("t")
             limits.add(numbers["r"], None if t is None or t < 0 else _clamp(t), "ratelimit")
@@ -331,6 +337,13 @@ def _count(value: str | None) -> int | None:
     return int(min(*counts, _MAX_COUNT)) if counts else None
 
 
+def _integer(text: str) -> int:
+    """A structured-field integer; one of more than 18 digits is +-1e18, never an error."""
+    digits = text.lstrip("-").lstrip("0") or "0"
+    value = int(digits) if len(digits) <= _MAX_DIGITS else int(_MAX_COUNT)
+    return -value if text.startswith("-") else value
+
+
 def _should_retry(headers: Headers) -> bool | None:
     for name in _SHOULD_RETRY:
         value = headers.get(name)
@@ -377,17 +390,15 @@ def parse_duration(value: object) -> float | None:
 
 
 def _seconds(value: str) -> float | None:
-    """A non-negative number of seconds, or a Go duration; unbounded but finite."""
+    """A non-negative number of seconds, or a Go duration; unbounded (inf: too many digits)."""
     number = _number(value)
     return number if number is not None else _duration(value)
 
 
 def _number(value: str) -> float | None:
+    """A non-negative decimal number; inf when it has too many digits for a float."""
     text = value.strip()
-    if not _NUMBER.fullmatch(text):
-        return None
-    number = float(text)
-    return number if math.isfinite(number) else None
+    return float(text) if _NUMBER.fullmatch(text) else None
 
 
 def _duration(value: str) -> float | None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable  # noqa: TC003 - at runtime for get_type_hints()
 from dataclasses import dataclass, field
 
-from errorkit._budget import RetryBudget
+from errorkit._budget import RetryBudget, shown
 from errorkit._info import Category, ErrorInfo
 
 #: RFC 9110 §9.2.2 idempotent methods, plus QUERY (safe, hence idempotent, by its draft).
@@ -28,6 +28,11 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HINT_JITTER_FRACTION = 0.1
 #: ...this many seconds: enough to spread clients sent the same reset time apart.
 _HINT_JITTER_MAX = 1.0
+#: Longest delay setting (`initial_delay`, `throttle_delay`, `max_delay`,
+#: `max_retry_after`), in seconds: one day. See "Bounds" in `RetryPolicy`.
+MAX_WAIT = 24 * 3600.0
+#: Longest `deadline`, in seconds: one week.
+MAX_DEADLINE = 7 * 24 * 3600.0
 
 
 class Reason(str, enum.Enum):
@@ -99,7 +104,8 @@ class Decision:
 
     Attributes:
         retry: True to retry, False to stop.
-        delay: seconds to wait before the retry; 0 when stopping.
+        delay: seconds to wait before the retry, a float in [0, max(max_delay,
+            max_retry_after)] whatever the inputs; 0 when stopping.
         reason: why, as a stable name.
         detail: one line for logs and messages, naming the failure and the wait.
     """
@@ -153,6 +159,20 @@ class RetryPolicy:
     `max_retry_after`, and every delay stays within ``max(max_delay,
     max_retry_after)``.
 
+    Bounds: the four delay settings are at most `MAX_WAIT` (one day) and `deadline`
+    at most `MAX_DEADLINE` (one week); a larger value is refused with a
+    `ValueError` naming it. So every wait is a number each way of sleeping accepts
+    and ends: ``time.sleep`` and socket timeouts overflow past about 292 years
+    (int64 nanoseconds), threading waits past ``threading.TIMEOUT_MAX`` (49.7 days
+    on Windows), and ``asyncio.sleep(1e300)`` simply never returns. One wait longer
+    than a day inside one HTTP call would hold a thread or a task far beyond any
+    wait a service asks for (hours at most); work that must wait longer belongs to
+    a scheduler. A week bounds a whole call of several day-long waits; None is
+    there for no deadline. `multiplier` has no upper bound: a power that overflows
+    is the cap, ``max_delay``. The parser clamps a server's hints to
+    ``errorkit._hints.MAX_HINT`` (about 31 years), above `MAX_WAIT`, so an absurd
+    hint (400 digits, a date in year 9999) is always too long, never slept.
+
     Defaults, with the libraries, services and studies they follow:
 
     - ``max_attempts=3``: AWS, Resilience4j, aiohttp-retry and the SRE book's
@@ -193,20 +213,22 @@ class RetryPolicy:
         max_attempts: total attempts, the first included; >= 1. 1: never retry.
             Default 3.
         initial_delay: backoff base in seconds for transient failures (5xx,
-            timeouts, connection errors). 0: retry those at once. Default 0.1.
-        throttle_delay: backoff base in seconds for throttling. 0: no extra wait
-            beyond the server's hint. Default 1.0.
-        max_delay: cap in seconds on a computed backoff (before jitter). 0: every
-            backoff is 0 (server hints still apply). Default 20.
-        multiplier: growth factor per attempt, >= 1. 1: constant delay. Default 2.
+            timeouts, connection errors), in [0, one day]. 0: retry those at once.
+            Default 0.1.
+        throttle_delay: backoff base in seconds for throttling, in [0, one day]. 0:
+            no extra wait beyond the server's hint. Default 1.0.
+        max_delay: cap in seconds on a computed backoff (before jitter), in [0, one
+            day]. 0: every backoff is 0 (server hints still apply). Default 20.
+        multiplier: growth factor per attempt, finite and >= 1. 1: constant delay.
+            Default 2.
         jitter: the randomized fraction of each backoff, in [0, 1]. 0: exact
             delays; 1: full jitter, uniform in (0, computed]. Default 1.
-        max_retry_after: the longest server-requested wait honoured, in seconds. A
-            longer hint ends the retries at once. 0: only ``Retry-After: 0`` is
-            honoured. Default 60.
-        deadline: seconds for all attempts and waits together, > 0. A retry whose
-            wait would reach it is not made. None: no deadline. Default None.
-            Adapters also clip each attempt's timeout to ``remaining(elapsed)``.
+        max_retry_after: the longest server-requested wait honoured, in seconds, in
+            [0, one day]. A longer hint ends the retries at once. 0: only
+            ``Retry-After: 0`` is honoured. Default 60.
+        deadline: seconds for all attempts and waits together, in (0, one week]. A
+            retry whose wait would reach it is not made. None: no deadline. Default
+            None. Adapters also clip each attempt's timeout to ``remaining(elapsed)``.
         budget: the `RetryBudget` the adapters spend from after each retry
             decision. None: no budget. Default: a new one per policy.
         idempotency_key: True: adapters add one key in `idempotency_header` to each
@@ -216,8 +238,11 @@ class RetryPolicy:
             ``Idempotency-Key`` (draft-ietf-httpapi-idempotency-key-header).
         on_retry: called with a `RetryEvent` before each wait. None (default): no
             callback (the ``errorkit`` logger still records each retry).
-        random: returns floats in [0, 1); injectable for deterministic tests.
-            Default `random.random`.
+        random: returns floats in [0, 1), called once per decision; injectable for
+            deterministic tests. Default `random.random`. A draw outside is clamped
+            into [0, 1], and NaN or a value that is no int or float counts as 0 (the
+            whole computed delay): a broken source can make a delay neither
+            negative, NaN nor unbounded, nor make `decide` raise.
 
     Raises:
         ValueError: at construction, naming the first invalid argument.
@@ -242,11 +267,11 @@ class RetryPolicy:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise _invalid("max_attempts", "an int >= 1 (total attempts)", attempts)
         for name in ("initial_delay", "throttle_delay", "max_delay", "max_retry_after"):
-            _check_number(name, getattr(self, name), low=0.0)
+            _check_number(name, getattr(self, name), low=0.0, high=MAX_WAIT)
         _check_number("multiplier", self.multiplier, low=1.0)
         _check_number("jitter", self.jitter, low=0.0, high=1.0)
         if self.deadline is not None:
-            _check_number("deadline", self.deadline, low=0.0, strict=True)
+            _check_number("deadline", self.deadline, low=0.0, high=MAX_DEADLINE, strict=True)
         self._check_objects()
 
     def _check_objects(self) -> None:
@@ -273,16 +298,14 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, *, throttled: bool) -> float:
         """The jittered backoff after attempt `attempt` (1-based) failed; see the formula."""
-        return self._backoff(attempt, throttled, self.random())
+        return self._backoff(attempt, throttled, _unit(self.random()))
 
     def _backoff(self, attempt: int, throttled: bool, draw: float) -> float:
         """``(1 - jitter * U) * min(max_delay, base * multiplier ** (n - 1))``, U = `draw`."""
         base = self.throttle_delay if throttled else self.initial_delay
-        try:
-            ceiling = min(self.max_delay, base * self.multiplier ** (attempt - 1))
-        except OverflowError:  # a huge attempt number: the cap has long been reached
-            ceiling = self.max_delay if base > 0 else 0.0
-        return (1.0 - self.jitter * draw) * ceiling
+        return (1.0 - self.jitter * draw) * _ceiling(
+            base, self.multiplier, attempt - 1, self.max_delay
+        )
 
     def decide(  # noqa: PLR0913 - the contract: each input is one named fact
         self,
@@ -357,13 +380,14 @@ class RetryPolicy:
 
         One random draw serves both terms, so `random` is called once per decision.
         """
-        draw = self.random()
+        draw = _unit(self.random())
         backoff = self._backoff(attempt, _throttled(outcome), draw)
         hint = _hint(outcome)
         if hint is None:
             return backoff
+        hint = max(hint, 0.0)  # a negative hint (parse() never gives one) means "now"
         spread = min(_HINT_JITTER_MAX, _HINT_JITTER_FRACTION * hint)
-        floor = min(hint + draw * spread, self.max_retry_after)
+        floor = min(hint + draw * spread, float(self.max_retry_after))
         return max(floor, backoff)
 
     def _retry(self, attempt: int, outcome: Outcome, delay: float) -> Decision:
@@ -432,7 +456,7 @@ def _check_attempts(attempt: int, max_attempts: int, outcome: Outcome) -> Decisi
 def _check_hint(outcome: Outcome, max_retry_after: float) -> Decision | None:
     if not isinstance(outcome, ErrorInfo) or outcome.retry_after is None:
         return None
-    if outcome.retry_after > max_retry_after:
+    if not outcome.retry_after <= max_retry_after:  # a NaN hint is no wait to honour either
         return _stop(
             Reason.HINT_TOO_LONG,
             f"{_label(outcome)}: server asked {outcome.retry_after:g} s via {_source(outcome)}, "
@@ -475,6 +499,24 @@ def _throttled(outcome: Outcome) -> bool:
     )
 
 
+def _ceiling(base: float, multiplier: float, steps: int, cap: float) -> float:
+    """``min(cap, base * multiplier ** steps)``, which no attempt number makes overflow."""
+    try:
+        # float(): an int power of a huge attempt number would be computed exactly.
+        return min(cap, base * float(multiplier) ** steps)
+    except OverflowError:  # the power overflowed: the cap has long been reached
+        return cap if base > 0 else 0.0
+
+
+def _unit(draw: object) -> float:
+    """A `random` draw as a number in [0, 1]: clamped, and 0 for NaN or a non-number."""
+    if not isinstance(draw, (int, float)):
+        return 0.0
+    if draw >= 1:
+        return 1.0
+    return float(draw) if draw > 0 else 0.0  # NaN is neither: 0
+
+
 def _hint(outcome: Outcome) -> float | None:
     """The wait the server asked for, in seconds, or None."""
     return None if isinstance(outcome, TransportFailure) else outcome.retry_after
@@ -499,8 +541,12 @@ def _check_number(
 ) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _invalid(name, "a number", value)
-    too_low = value <= low if strict else value < low
-    if not math.isfinite(value) or too_low or value > high:
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    too_low = number <= low if strict else number < low
+    if not math.isfinite(number) or too_low or number > high:
         bound = f"> {low:g}" if strict else f">= {low:g}"
         upper = f" and <= {high:g}" if math.isfinite(high) else ""
         raise _invalid(name, f"a finite number {bound}{upper}", value)
@@ -508,4 +554,4 @@ def _check_number(
 
 def _invalid(name: str, expected: str, value: object) -> ValueError:
     # Every bad argument is a ValueError (the contract), whatever its kind of wrong.
-    return ValueError(f"{name} must be {expected}, not {value!r}")
+    return ValueError(f"{name} must be {expected}, not {shown(value)}")

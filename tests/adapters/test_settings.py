@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -10,6 +11,7 @@ import requests
 import urllib3
 
 from errorkit import RetryPolicy
+from errorkit._adapter import MAX_BODY_LIMIT
 from errorkit.aiohttp import RetryMiddleware
 from errorkit.httpx import AsyncRetryTransport, RetryTransport
 from errorkit.requests import RetryAdapter
@@ -34,14 +36,41 @@ ADAPTERS: list[Callable[..., Any]] = [
 IDS = ["requests", "urllib3", "httpx", "httpx-async", "aiohttp"]
 
 
+BAD_SIZES = [
+    -1,
+    1.5,
+    64.0,
+    math.nan,
+    math.inf,
+    True,
+    False,
+    "64k",
+    "65536",
+    b"64",
+    None,
+    MAX_BODY_LIMIT + 1,
+    2**63,
+    10**100,
+    10**5000,
+    -(10**400),
+]
+BAD_IDS = [*map(repr, BAD_SIZES[:11]), "64 MiB + 1", "2**63", "10**100", "10**5000", "-10**400"]
+
+
 @pytest.mark.parametrize("make", ADAPTERS, ids=IDS)
-@pytest.mark.parametrize("bad", [-1, 1.5, True, "64k", None])
+@pytest.mark.parametrize("bad", BAD_SIZES, ids=BAD_IDS)
 def test_every_adapter_refuses_a_max_body_that_is_not_a_size(
     make: Callable[..., Any], bad: object
 ) -> None:
-    """max_body must be an int >= 0 on every stack: anything else is a ValueError naming it."""
-    with pytest.raises(ValueError, match="max_body must be an int >= 0"):
+    """max_body must be an int in [0, 64 MiB] on every stack: else a ValueError naming it."""
+    with pytest.raises(ValueError, match=r"^max_body must be an int >= 0 and <= 67108864 "):
         make(FAST, max_body=bad)
+
+
+@pytest.mark.parametrize("make", ADAPTERS, ids=IDS)
+def test_every_adapter_accepts_the_largest_max_body(make: Callable[..., Any]) -> None:
+    """64 MiB, the bound, is a valid max_body on every stack, kept as given."""
+    assert make(FAST, max_body=MAX_BODY_LIMIT).max_body == MAX_BODY_LIMIT
 
 
 @pytest.mark.parametrize("make", ADAPTERS, ids=IDS)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from errorkit._budget import BudgetStats, RetryBudget
+from errorkit._budget import MAX_RATE, MAX_WINDOW, MIN_WINDOW, BudgetStats, RetryBudget
 from errorkit._clock import CLOCK
 
 
@@ -262,13 +262,87 @@ def test_pickled_copy_keeps_settings_and_drops_history() -> None:
         ({"window": -10.0}, "window"),
         ({"window": math.inf}, "window"),
         ({"window": None}, "window"),
+        ({"window": 1e-320}, "window"),
+        ({"window": 5e-324}, "window"),
+        ({"window": MIN_WINDOW / 2}, "window"),
+        ({"window": MAX_WINDOW * 2}, "window"),
+        ({"window": 10**400}, "window"),
+        ({"ratio": MAX_RATE * 2}, "ratio"),
+        ({"ratio": 10**5000}, "ratio"),
+        ({"min_per_second": 1e300}, "min_per_second"),
+        ({"min_per_second": math.nan}, "min_per_second"),
         ({"clock": 12}, "clock"),
     ],
+    ids=lambda value: "" if isinstance(value, dict) else str(value),
 )
 def test_bad_settings_raise_a_value_error_naming_them(kwargs: dict[str, object], name: str) -> None:
     """Each invalid argument raises ValueError whose message starts with its name."""
     with pytest.raises(ValueError, match=f"^{name} must be"):
         RetryBudget(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_extreme_settings_accepted_never_overflow() -> None:
+    """The largest ratio, floor and window grant exactly their (huge, finite) allowance."""
+    budget = RetryBudget(ratio=MAX_RATE, min_per_second=MAX_RATE, window=MAX_WINDOW)
+    for _ in range(1000):
+        budget.record_request()
+    assert budget.available() == math.floor(MAX_RATE * 1000 + MAX_RATE * MAX_WINDOW)
+    assert budget.try_spend() is True
+
+
+@pytest.mark.parametrize("now", [0.0, 1e9, 1e300, 1.7e308])
+def test_the_shortest_window_counts_at_any_clock_reading(now: float) -> None:
+    """window=1 ms works however large the monotonic reading (buckets may overflow to inf)."""
+    budget = RetryBudget(ratio=1.0, min_per_second=0.0, window=MIN_WINDOW, clock=FakeClock(now))
+    budget.record_request()
+    assert budget.available() == 1
+    assert budget.try_spend() is True
+    assert budget.try_spend() is False
+
+
+@pytest.mark.parametrize("reading", [math.nan, math.inf, -math.inf, None, "soon"], ids=repr)
+def test_a_clock_reading_that_is_no_finite_number_counts_as_now(reading: object) -> None:
+    """NaN, inf or a non-number from the clock counts in the newest bucket, never raises."""
+    clock = FakeClock()
+    budget = RetryBudget(ratio=1.0, min_per_second=0.0, clock=clock)
+    budget.record_request()
+    clock.now = reading  # type: ignore[assignment]
+    budget.record_request()
+    assert budget.available() == 2
+    assert budget.try_spend() is True
+    clock.now = 1000.0  # the clock recovers: the same window, nothing lost
+    assert budget.stats() == BudgetStats(2, 1, 0)
+    assert budget.available() == 1
+
+
+@pytest.mark.parametrize("reading", [math.nan, math.inf, None], ids=repr)
+def test_a_budget_built_on_a_broken_clock_still_works(reading: object) -> None:
+    """Even a first reading that is no number gives a working budget: its one retry."""
+    budget = RetryBudget(ratio=0.0, min_per_second=0.1, clock=lambda: reading)  # type: ignore[arg-type,return-value]
+    budget.record_request()
+    assert budget.try_spend() is True
+    assert budget.try_spend() is False
+
+
+@given(
+    readings=st.lists(
+        st.floats(allow_nan=True, allow_infinity=True) | st.none(), min_size=1, max_size=30
+    ),
+    window=st.floats(MIN_WINDOW, MAX_WINDOW),
+)
+def test_any_clock_readings_never_make_it_raise(
+    readings: list[float | None], window: float
+) -> None:
+    """Whatever the clock returns, record, spend and available answer; counts stay sound."""
+    clock = FakeClock(0.0)
+    budget = RetryBudget(window=window, clock=clock)
+    for reading in readings:
+        clock.now = reading  # type: ignore[assignment]
+        budget.record_request()
+        budget.try_spend()
+        assert budget.available() >= 0
+    requests, allowed, refused = budget.stats()
+    assert (requests, allowed + refused) == (len(readings), len(readings))
 
 
 def test_threads_hammering_it_keep_counts_consistent() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import time
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,12 +19,15 @@ import errorkit
 from errorkit._headers import (
     MAX_HEADER_BLOCK,
     MAX_HEADER_FIELDS,
+    MAX_HEADER_ITEMS,
     MAX_HEADER_VALUE,
+    READ_FIELDS,
     normalize_headers,
 )
+from errorkit._hints import _HINT_HEADERS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 def test_dict_names_are_lowercased_and_values_stripped() -> None:
@@ -169,13 +173,76 @@ def test_values_and_fields_are_bounded() -> None:
 
 
 def test_endless_iterable_is_cut() -> None:
-    """An endless stream of junk items stops after MAX_HEADER_FIELDS items."""
+    """An endless stream of junk items stops after MAX_HEADER_ITEMS items."""
 
     def endless() -> Iterator[object]:
         while True:
             yield 1
 
     assert normalize_headers(endless()) == {}
+
+
+FILLER = [(f"X-Filler-{i}", "v") for i in range(600)]
+HINTS = [("Retry-After", "3600"), ("X-Should-Retry", "false"), ("X-Request-Id", "req-1")]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        list,
+        dict,
+        httpx.Headers,
+        lambda pairs: multidict.CIMultiDictProxy(multidict.CIMultiDict(pairs)),
+        urllib3.HTTPHeaderDict,
+        requests.structures.CaseInsensitiveDict,
+    ],
+    ids=["pairs", "dict", "httpx", "aiohttp", "urllib3", "requests"],
+)
+def test_the_fields_errorkit_reads_are_kept_after_a_flood(make: Callable[..., object]) -> None:
+    """Retry-After and x-should-retry after 600 other fields are found, whatever the type."""
+    headers = normalize_headers(make(FILLER + HINTS))
+    assert (headers["retry-after"], headers["x-should-retry"]) == ("3600", "false")
+    assert headers["x-request-id"] == "req-1"
+    assert len(headers) == MAX_HEADER_FIELDS + len(HINTS)
+
+
+def test_a_hint_after_a_flood_still_decides_through_parse() -> None:
+    """httpx's headers with 600 fillers before Retry-After: 3600 give the 3600 s hint."""
+    info = errorkit.parse(503, httpx.Headers(FILLER + HINTS), b"")
+    assert info is not None
+    assert (info.retry_after, info.should_retry, info.request_id) == (3600.0, False, "req-1")
+
+
+def test_a_read_field_is_found_up_to_the_walk_bound() -> None:
+    """The walk ends after MAX_HEADER_ITEMS items, more than any stack hands over."""
+    filler = [("x-filler", "v")] * (MAX_HEADER_ITEMS - 1)
+    assert normalize_headers([*filler, ("Retry-After", "5")])["retry-after"] == "5"
+    assert "retry-after" not in normalize_headers([*filler, ("x", "y"), ("Retry-After", "5")])
+
+
+def test_read_fields_cover_every_header_errorkit_reads() -> None:
+    """Every hint field read_hints looks at, the Date and the shapes' fields are always kept."""
+    shapes = {"content-type", "www-authenticate", "x-amzn-errortype"}
+    assert _HINT_HEADERS | {"date"} | shapes <= READ_FIELDS
+
+
+def test_a_flood_of_big_fields_stays_bounded() -> None:
+    """5000 fields of 1 MB each keep at most MAX_HEADER_FIELDS values of MAX_HEADER_VALUE."""
+    huge = "x" * 1_000_000
+    started = time.perf_counter()
+    headers = normalize_headers([*((f"x-{i}", huge) for i in range(5000)), ("Retry-After", "7")])
+    assert time.perf_counter() - started < 1.0
+    assert headers["retry-after"] == "7"
+    assert len(headers) == MAX_HEADER_FIELDS + 1
+    assert max(map(len, headers.values())) == MAX_HEADER_VALUE
+
+
+def test_a_field_repeated_5000_times_stays_bounded() -> None:
+    """A field sent 5000 times with 1 MB values is joined only up to MAX_HEADER_VALUE."""
+    started = time.perf_counter()
+    headers = normalize_headers([("Set-Cookie", "x" * 1_000_000)] * 5000 + [("X-Request-Id", "r")])
+    assert time.perf_counter() - started < 1.0
+    assert (len(headers["set-cookie"]), headers["x-request-id"]) == (MAX_HEADER_VALUE, "r")
 
 
 def test_huge_raw_block_is_cut() -> None:

@@ -56,11 +56,68 @@ def test_retry_after_garbage_is_ignored(value: str) -> None:
 
 
 def test_retry_after_huge_never_overflows() -> None:
-    """A huge delay stays huge (clamped to MAX_HINT), a non-finite one is ignored."""
+    """A huge delay stays huge (clamped to MAX_HINT), even past a float's range: never "absent"."""
     assert _wait({"Retry-After": "9" * 300}) == (MAX_HINT, "header:retry-after")
     assert _wait({"Retry-After": "99999999999"}) == (MAX_HINT, "header:retry-after")
-    assert _wait({"Retry-After": "9" * 400}) == (None, None)
+    assert _wait({"Retry-After": "9" * 400}) == (MAX_HINT, "header:retry-after")
     assert _wait({"Retry-After": "86400"}) == (86400.0, "header:retry-after")
+
+
+@pytest.mark.parametrize(
+    ("headers", "source"),
+    [
+        ({"Retry-After": "9" * 400}, "retry-after"),
+        ({"Retry-After": "9" * 400 + ".5"}, "retry-after"),
+        ({"Retry-After": "1" + "0" * 308}, "retry-after"),
+        ({"Retry-After": str(2**64)}, "retry-after"),
+        ({"Retry-After": "9" * 400 + ", 5"}, "retry-after"),
+        ({"Retry-After": "9" * 20_000}, "retry-after"),
+        ({"Retry-After-Ms": "9" * 400}, "retry-after-ms"),
+        ({"X-Ms-Retry-After-Ms": "9" * 400}, "x-ms-retry-after-ms"),
+        ({"X-Amz-Retry-After": "9" * 400}, "x-amz-retry-after"),
+        ({"RateLimit": '"p";r=0;t=' + "9" * 400}, "ratelimit"),
+        ({"RateLimit": "remaining=0, reset=" + "9" * 400}, "ratelimit"),
+        ({"RateLimit-Remaining": "0", "RateLimit-Reset": "9" * 400}, "ratelimit-reset"),
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9" * 400}, "x-ratelimit-reset"),
+        (
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "9" * 400},
+            "x-ratelimit-reset-after",
+        ),
+    ],
+    ids=lambda value: "" if isinstance(value, dict) else value,
+)
+def test_every_hint_too_large_for_a_float_is_the_longest_wait(
+    headers: dict[str, str], source: str
+) -> None:
+    """400 digits (or 1e308, 2**64) in any hint header is MAX_HINT, which the policy refuses."""
+    assert _wait(headers) == (MAX_HINT, f"header:{source}")
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [('"p";r=0;t=' + "0" * 20 + "30", 30.0), ('"p";r=0;t=' + "1" * 19, MAX_HINT)],
+    ids=["leading zeros", "19 digits"],
+)
+def test_ratelimit_integers_are_read_whole(value: str, seconds: float) -> None:
+    """A structured-field integer is read whole: leading zeros do not turn t=...30 into 0."""
+    assert read_hints({"ratelimit": value}, now=NOW).retry_after == seconds
+
+
+def test_ratelimit_remaining_of_many_digits_is_plenty() -> None:
+    """r=0000000000000001 (16 digits) is 1 left, not 0: no wait; r=-(20 digits) is exhausted."""
+    assert not read_hints({"ratelimit": '"p";r=0000000000000001;t=9'}, now=NOW).rate_limit_exhausted
+    assert read_hints({"ratelimit": '"p";r=-' + "9" * 20 + ";t=9"}, now=NOW).retry_after == 9.0
+
+
+@pytest.mark.parametrize("now", [math.nan, math.inf])
+def test_a_now_that_is_no_finite_time_falls_back_to_the_clock(now: float) -> None:
+    """An injected `now` of NaN or inf is ignored for time.time(): a date still gives its wait."""
+    import time
+
+    at = formatdate(time.time() + 3600, usegmt=True)
+    seconds = read_hints({"retry-after": at}, now=now).retry_after
+    assert seconds is not None
+    assert 3590 <= seconds <= 3600
 
 
 def test_retry_after_http_date_imf_fixdate() -> None:
