@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import traceback
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 from errorkit._redact import (
     MAX_HEADER_FIELDS,
+    MAX_HEADER_VALUE,
     MAX_INPUT,
     MAX_URL,
     REDACTED,
@@ -146,13 +146,12 @@ def test_a_password_in_a_cut_authority_is_hidden() -> None:
     assert out.startswith("https://***")
 
 
-def test_redaction_is_fast_on_huge_inputs() -> None:
-    """Megabyte inputs are cut before any work, so redaction stays well under 100 ms."""
-    started = time.perf_counter()
-    redact_url("https://h/?" + "&a=b" * 250_000)
-    redact_text("x=" * 500_000)
-    redact_headers({"Link": "<https://h/?a=b>" * 100_000})
-    assert time.perf_counter() - started < 0.1
+def test_huge_inputs_are_cut_before_any_work() -> None:
+    """Megabyte inputs are cut to a bounded length (speed is measured in benchmarks/)."""
+    assert len(redact_url("https://h/?" + "&a=b" * 250_000)) <= MAX_URL + 1
+    assert len(redact_text("x=" * 500_000)) <= MAX_INPUT + 1
+    headers = redact_headers({"Link": "<https://h/?a=b>" * 100_000})
+    assert len(headers["Link"]) <= MAX_HEADER_VALUE + 1
 
 
 @pytest.mark.parametrize(
