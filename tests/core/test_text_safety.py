@@ -293,3 +293,21 @@ def test_redaction_and_escaping_never_raise_and_stay_bounded(value: object) -> N
     assert len(shown) <= 10 * 100 + 1
     text = value if isinstance(value, str) else str(value)
     assert is_safe(escape_control(text))
+
+
+def test_repr_of_extracted_is_redacted_escaped_and_leaves_raw_data_out() -> None:
+    """A recognizer's `Extracted`, printed while writing one, hides what repr(ErrorInfo) hides."""
+    found = errorkit.Extracted(
+        format="acme",
+        message="token rejected: Bearer sk-live-0123456789abcdef\x1b[2J\u202e",
+        code="E\n42",
+        details=({"password": "hunter2-hunter2"},),
+        extra={"raw": "Basic dXNlcjpodW50ZXIy"},
+    )
+    shown = repr(found)
+    assert is_safe(shown)
+    assert "sk-live-0123456789abcdef" not in shown
+    assert "hunter2" not in shown
+    assert "dXNlcjpodW50ZXIy" not in shown
+    assert "format='acme'" in shown
+    assert "code='E\\\\n42'" in shown

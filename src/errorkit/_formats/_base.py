@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from errorkit._text import safe_text
+
 if TYPE_CHECKING:
     from errorkit._headers import Headers
     from errorkit._info import Category
@@ -86,6 +88,32 @@ class Extracted:
     retryable: bool | None = None
     in_band: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """The found fields as text fit to show a person (redacted, escaped, bounded).
+
+        `details` and `extra` hold raw server data and are left out, as in
+        ``repr(ErrorInfo)``.
+        """
+        fields = [
+            ("format", safe_text(self.format, 80)),
+            ("message", None if self.message is None else safe_text(self.message, 200)),
+            *(
+                (name, None if value is None else safe_text(value, 80))
+                for name, value in (
+                    ("code", self.code),
+                    ("type", self.type),
+                    ("request_id", self.request_id),
+                )
+            ),
+            ("retry_after", self.retry_after),
+            ("status", self.status),
+            ("category", None if self.category is None else str(self.category)),
+            ("retryable", self.retryable),
+            ("in_band", self.in_band or None),
+        ]
+        shown = ", ".join(f"{name}={value!r}" for name, value in fields if value is not None)
+        return f"Extracted({shown})"
 
 
 class Recognizer(Protocol):
