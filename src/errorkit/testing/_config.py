@@ -22,7 +22,8 @@ class FaultServerConfig:
         max_header_bytes: largest request head accepted; larger gets 431.
         max_body_bytes: largest request body accepted; larger gets 413.
         max_connections: connections served at once; more are answered 503 and closed.
-        stall_limit: longest any `stall` (or an unbounded one) holds a connection, s.
+        stall_limit: longest any `stall`, and any pause of `slow_body` (an infinite
+            interval included), holds a connection, s.
         stop_timeout: how long `stop()` and `reset()` wait for handler threads, s.
         default: the step for a request no script matches; None means a 404 with a
             JSON body naming the request.
