@@ -152,7 +152,7 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
             return call.finish(Final(result, number, decision, elapsed))
         if isinstance(result, ErrorResponse):
             call.discard(result.response)
-        CLOCK.sleep(decision.delay)
+        CLOCK.sleep(_wait(policy, decision, started))
         number += 1
         result = call.attempt(number, policy.remaining(CLOCK.monotonic() - started))
     return result
@@ -171,10 +171,18 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
             return await call.finish(Final(result, number, decision, elapsed))
         if isinstance(result, ErrorResponse):
             await call.discard(result.response)
-        await CLOCK.asleep(decision.delay)
+        await CLOCK.asleep(_wait(policy, decision, started))
         number += 1
         result = await call.attempt(number, policy.remaining(CLOCK.monotonic() - started))
     return result
+
+
+def _wait(policy: RetryPolicy, decision: Decision, started: float) -> float:
+    """The decided delay, cut to the time left: a discard may have used some of it."""
+    if policy.deadline is None:
+        return decision.delay
+    left = policy.remaining(CLOCK.monotonic() - started)
+    return decision.delay if left is None else min(decision.delay, left)
 
 
 def record_request(policy: RetryPolicy) -> None:

@@ -181,6 +181,28 @@ def test_the_deadline_reaches_each_attempt_as_its_timeout(waits: InstantWaits) -
     assert timeouts == pytest.approx([10.0, 9.9, 9.7], abs=0.01)
 
 
+class SlowDiscard(Script):
+    """A stack whose discard takes `seconds` of (virtual) time, as a drain may."""
+
+    def __init__(self, clock: InstantWaits, seconds: float, *answers: Answer) -> None:
+        super().__init__(*answers)
+        self.clock = clock
+        self.seconds = seconds
+
+    def discard(self, response: str) -> None:
+        super().discard(response)
+        self.clock.sleep(self.seconds)
+
+
+def test_a_wait_after_a_slow_discard_ends_at_the_deadline() -> None:
+    """The delay was decided before the discard; the wait is cut to what the discard left."""
+    with instant_waits() as outside, instant_waits() as waits:
+        script = SlowDiscard(outside, 4.95, error("a"), "ok")
+        assert drive(dataclasses.replace(NO_JITTER, deadline=5.0), script) == "ok"
+    assert waits.delays == [pytest.approx(0.05, abs=0.01)]
+    assert [timeout for _, timeout in script.attempts][1] == pytest.approx(0.0, abs=0.01)
+
+
 def test_the_async_driver_is_the_twin_of_the_sync_one(waits: InstantWaits) -> None:
     """adrive() makes the same attempts, discards, waits and final call as drive()."""
     sync = Script(error("a"), failed(), error("c"))
