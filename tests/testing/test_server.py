@@ -436,6 +436,18 @@ def test_slow_body_trickles_at_the_interval(server: FaultServer) -> None:
     response.close()
 
 
+def test_slow_body_chunked_drips_one_chunk_per_interval(server: FaultServer) -> None:
+    """`chunked=True`: no Content-Length; each drip is one chunk, then the last chunk."""
+    server.script("/slow", [slow_body(200, b"abcdef", chunk=3, interval=0.1, chunked=True)])
+    start = time.monotonic()
+    response = requests.get(server.url("/slow"), timeout=2, stream=True)
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in response.headers
+    assert list(response.iter_content(None)) == [b"abc", b"def"]
+    assert 0.18 <= time.monotonic() - start <= 1.5
+    response.close()
+
+
 def test_slow_body_slower_than_read_timeout_fails_mid_body(server: FaultServer) -> None:
     """A trickle slower than the read timeout fails the body read, not the headers."""
     server.script("/slow", [slow_body(200, b"abc", interval=0.5)])

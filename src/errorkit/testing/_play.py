@@ -150,14 +150,18 @@ def _stall(step: Stall, ex: Exchange) -> Next:
 
 
 def _slow_body(step: SlowBody, ex: Exchange) -> Next:
-    head = response_head(step.status, step.headers, length=len(step.body), close=ex.client_closes)
+    length = None if step.chunked else len(step.body)
+    head = response_head(step.status, step.headers, length=length, close=ex.client_closes)
     ex.sock.sendall(head)
     if not _has_body(step.status, ex):
         return Next.CLOSE if ex.client_closes else Next.KEEP
     for start in range(0, len(step.body), step.chunk):
         if not _pause(step.interval, ex):
             return Next.CLOSE
-        ex.sock.sendall(step.body[start : start + step.chunk])
+        piece = step.body[start : start + step.chunk]
+        ex.sock.sendall(_chunk(piece) if step.chunked else piece)
+    if step.chunked:
+        ex.sock.sendall(b"0\r\n\r\n")
     return Next.CLOSE if ex.client_closes else Next.KEEP
 
 

@@ -63,6 +63,7 @@ class SlowBody:
     body: bytes = b""
     chunk: int = 1
     interval: float = 0.1
+    chunked: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,13 +169,14 @@ def stall(seconds: float | None = None) -> Stall:
     return Stall(seconds=seconds)
 
 
-def slow_body(
+def slow_body(  # noqa: PLR0913 - the drip's shape and the response around it
     status: int = 200,
     body: Body = b"x" * 10,
     *,
     headers: HeadersArg = None,
     chunk: int = 1,
     interval: float = 0.1,
+    chunked: bool = False,
 ) -> SlowBody:
     """Send the headers (full Content-Length) at once, then `chunk` bytes per `interval` s.
 
@@ -191,12 +193,18 @@ def slow_body(
     resets, or the wait reaches the server's `stall_limit` (30 s by default; a longer
     `interval`, ``math.inf`` included, is cut there and the client sees a body shorter
     than its Content-Length), so that no drip outlives a test run.
+
+    `chunked` sends ``Transfer-Encoding: chunked`` instead of a Content-Length: each
+    drip is one chunk, and the last chunk follows the body, so the client cannot
+    know the body's length in advance.
     """
     _check_status(status)
     if chunk < 1 or not interval >= 0:  # `not >=` also refuses NaN
         raise ValueError("chunk must be >= 1 and interval >= 0")
     pairs, data = _encode(headers, body)
-    return SlowBody(status=status, headers=pairs, body=data, chunk=chunk, interval=interval)
+    return SlowBody(
+        status=status, headers=pairs, body=data, chunk=chunk, interval=interval, chunked=chunked
+    )
 
 
 def reset_mid_body(
