@@ -10,6 +10,26 @@ logical request with its own attempts. Per-request middlewares, aiohttp's own
 retry, request and error bodies, timeouts and the exceptions raised are
 described in docs/quickstart_aiohttp.md ("What to know: how the
 middleware works").
+
+**What one attempt is.** Sending the request, getting the head, and the reads
+errorkit makes of an error body (to classify it, and with
+``raise_for_status=True`` to keep it for the exception) are one attempt. With a
+policy `deadline` the whole attempt runs in one time limit, the time left
+before the deadline (`asyncio.timeout`, or its stand-in on Python 3.10), and
+the drain of a discarded body stops there too. A limit that fires makes the
+attempt a transport failure, `CUT_SHORT`, which ends as `APITimeoutError`.
+What the caller reads after the middleware returned is the caller's own.
+
+**Decoded bytes.** aiohttp decodes a compressed body (gzip, deflate, br, zstd)
+inside its stream, as the bytes arrive. errorkit reads that stream in pieces of
+at most `_PIECE` bytes and stops after ``max_body + 1`` decoded bytes: it never
+calls ``read()`` without a size, which lifts aiohttp's limit on what one network
+chunk may inflate to (`StreamReader.set_read_chunk_size`). From aiohttp 3.13.3
+(GHSA-6mq8-rvhq-8wgg) the stream inflates at most about its read buffer
+(``read_bufsize``, 256 KiB) per step and pauses the socket when twice that is
+buffered, so a bomb costs errorkit a few MB. Earlier releases inflate each
+network chunk whole as it arrives, the bare client too; errorkit cannot bound
+that.
 """
 
 from __future__ import annotations
@@ -18,16 +38,23 @@ import asyncio
 import contextvars
 import inspect
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import MultipartWriter
 from aiohttp.payload import AsyncIterablePayload, BytesPayload, IOBasePayload, Payload
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, adrive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
+from errorkit._redact import redact_headers, redact_url
+from errorkit._stacks.deadline import CUT_SHORT
 from errorkit._stacks.exceptions import most_specific, status_error, transport_error
 from errorkit._stacks.responses import INFO_ATTRIBUTE
 
@@ -35,7 +62,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Coroutine
 
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
-    from yarl import URL
+    from aiohttp.client_reqrep import RequestInfo
+    from aiohttp.streams import StreamReader
 
     from errorkit._info import ErrorInfo
 
@@ -43,8 +71,13 @@ __all__ = ["RetryMiddleware"]
 
 _T = TypeVar("_T")
 
-#: Longest time spent reading a discarded body of unknown length before closing it.
+#: Longest time spent reading a discarded body of unknown length before closing it
+#: (less when the policy deadline is nearer).
 DRAIN_SECONDS = 1.0
+
+#: Most bytes errorkit asks of a response stream in one read: aiohttp raises the
+#: decoded bytes it may inflate per step to the largest read asked (256 KiB by default).
+_PIECE = 64 * 1024
 
 # aiohttp re-runs the chain once for these methods (aiohttp.client.IDEMPOTENT_METHODS).
 _AIOHTTP_AUTO_RETRIED = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -97,7 +130,14 @@ class RetryMiddleware:
 class _Call:
     """One hop of a `session.request()`, as `adrive()` runs it (see `errorkit._loop.AsyncCall`)."""
 
-    __slots__ = ("handler", "has_idempotency_key", "middleware", "replayable", "req")
+    __slots__ = (
+        "_replayable",
+        "ends_at",
+        "handler",
+        "has_idempotency_key",
+        "middleware",
+        "req",
+    )
 
     def __init__(
         self, middleware: RetryMiddleware, req: ClientRequest, handler: ClientHandlerType
@@ -110,7 +150,9 @@ class _Call:
             middleware.policy, req.method.upper(), req.headers
         )
         body: object = req.body  # b"" for no body, the common case
-        self.replayable = True if type(body) is bytes else _sendable_replayable(body)
+        self._replayable = True if type(body) is bytes else _sendable_replayable(body)
+        #: When the policy deadline passes, in the event loop's time; None without one.
+        self.ends_at: float | None = None
 
     @property
     def method(self) -> str:
@@ -120,31 +162,62 @@ class _Call:
     def url(self) -> URL:
         return self.req.url
 
-    async def attempt(
+    @property
+    def replayable(self) -> bool:
+        """Whether the body can be sent again, whole: by its kind, and still so once sent.
+
+        Read by the policy after a failed attempt only. aiohttp marks a payload
+        consumed when it could not note where a file starts (a pipe, in a
+        multipart form too) or once an iterator ran: such a body is never re-sent.
+        """
+        return self._replayable and not _consumed(self.req.body)
+
+    def attempt(
         self, number: int, timeout: float | None
-    ) -> ClientResponse | ErrorResponse[ClientResponse] | Failed:
-        """Send once, cut at `timeout` (the time left before the deadline) if not None."""
+    ) -> Awaitable[ClientResponse | ErrorResponse[ClientResponse] | Failed]:
+        """Send once, with its error-body reads, all cut at `timeout` if not None.
+
+        `timeout` is the time left before the deadline. A plain method: without a
+        deadline the attempt is `_send` itself, with no frame or scope around it.
+        """
         if number > 1:
-            _refuse_spent(self.req.body)
+            _refuse_spent(self.req.body)  # never reached: `replayable` said no first
+        if timeout is None:
+            return self._send()
+        return self._send_within(max(timeout, 0.001))
+
+    async def _send_within(
+        self, seconds: float
+    ) -> ClientResponse | ErrorResponse[ClientResponse] | Failed:
+        self.ends_at = asyncio.get_running_loop().time() + seconds
         try:
-            if timeout is None:
-                response = await self.handler(self.req)
-            else:
-                response = await _within(self.handler(self.req), max(timeout, 0.001))
+            return await _within(self._send(), seconds)
         except _DeadlineReached as reached:
-            return Failed(reached.error, _DEADLINE_FAILURE)
-        except (aiohttp.ClientConnectionError, OSError) as exc:
+            return Failed(reached.error, CUT_SHORT)
+
+    async def _send(self) -> ClientResponse | ErrorResponse[ClientResponse] | Failed:
+        try:
+            response = await self.handler(self.req)
+        except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError, OSError) as exc:
             failure = _failure(exc)
             if failure is None:
-                raise  # the total timeout fired: never retried
+                raise  # the total timeout fired, or a response error of another middleware
             return Failed(exc, failure)
         if response.status < 400:
             return response
-        return ErrorResponse(response, await self._inspect(response))
+        try:
+            info = await self._inspect(response)
+        except BaseException:
+            response.close()  # cut at the deadline, cancelled, or the total timeout fired
+            raise
+        return ErrorResponse(response, info)
 
     async def _inspect(self, response: ClientResponse) -> ErrorInfo:
         bound = self.middleware.max_body
-        body = await _read_small(response, bound)
+        if self.middleware.raise_for_status:
+            body = await _read_if_fits(response, bound)
+        else:
+            body = await _read_small(response, bound)
         info = parse(response.status, response.headers, body, max_body=bound)
         if info is None:  # pragma: no cover - parse() answers for every status >= 400
             raise AssertionError(response.status)
@@ -156,7 +229,11 @@ class _Call:
         """Release a response that will not be returned, before any wait."""
         try:
             if not response.content.at_eof() and response.content_length is None:
-                await _within(_drain(response, self.middleware.max_body), DRAIN_SECONDS)
+                seconds = DRAIN_SECONDS
+                if self.ends_at is not None:
+                    seconds = min(seconds, self.ends_at - asyncio.get_running_loop().time())
+                if seconds > 0:
+                    await _within(_drain(response, self.middleware.max_body), seconds)
         except (_DeadlineReached, aiohttp.ClientError):
             pass  # closed below: the connection is not reused
         finally:
@@ -174,37 +251,45 @@ class _Call:
             raise error from result.error
         if not self.middleware.raise_for_status:
             return result.response
-        raise await self._status_error(result, final.attempts)
-
-    async def _status_error(
-        self, result: ErrorResponse[ClientResponse], attempts: int
-    ) -> BaseException:
-        response, info = result.response, result.info
-        if getattr(response, INFO_ATTRIBUTE, None) is None:
-            info = await _parse_if_fits(response, self.middleware.max_body) or info
-        return status_error(
-            info,
-            aiohttp.ClientResponseError,
-            response=response,
-            attempts=attempts,
-            foreign_args=(response.request_info, response.history),
-            foreign_kwargs={
-                "status": response.status,
-                "message": response.reason or "",
-                "headers": response.headers,
-            },
-        )
+        raise _status_error(result, final.attempts)
 
 
-async def _parse_if_fits(response: ClientResponse, bound: int) -> ErrorInfo | None:
-    """The response's `ErrorInfo` from its whole body, if it ends within `bound` bytes."""
-    body = await _read_if_fits(response, bound)
-    if body is None:
-        return None
-    info = parse(response.status, response.headers, body, max_body=bound)
-    if info is not None:
-        setattr(response, INFO_ATTRIBUTE, info)
-    return info
+def _status_error(result: ErrorResponse[ClientResponse], attempts: int) -> BaseException:
+    """The status error for `result`, also an `aiohttp.ClientResponseError`.
+
+    Its body was read (or closed) by the attempt. Its request info is a redacted
+    copy of the request's; its history is empty, as aiohttp sets a response's
+    history only once the middleware chain has returned.
+    """
+    response = result.response
+    return status_error(
+        result.info,
+        aiohttp.ClientResponseError,
+        response=response,
+        attempts=attempts,
+        foreign_args=(_redacted_request_info(response.request_info), ()),
+        foreign_kwargs={
+            "status": response.status,
+            "message": response.reason or "",
+            "headers": response.headers,
+        },
+    )
+
+
+def _redacted_request_info(info: RequestInfo) -> RequestInfo:
+    """A copy of aiohttp's `RequestInfo` without credentials in its URLs or headers.
+
+    Every header goes through `redact_headers` (Authorization, cookies and API
+    keys become ``***``, the scheme kept), both URLs through `redact_url`.
+    """
+    headers = CIMultiDictProxy(CIMultiDict(redact_headers(info.headers)))
+    return type(info)(_redacted_url(info.url), info.method, headers, _redacted_url(info.real_url))
+
+
+def _redacted_url(url: URL) -> URL:
+    text = str(url)
+    redacted = redact_url(text)
+    return url if redacted == text else URL(redacted)
 
 
 # -- attempts and their time limit ---------------------------------------------------
@@ -216,11 +301,6 @@ class _DeadlineReached(Exception):  # noqa: N818 - an event, raised and caught h
     def __init__(self, error: BaseException) -> None:
         super().__init__("errorkit time limit reached")
         self.error = error
-
-
-_DEADLINE_FAILURE = TransportFailure(
-    sent=True, timeout=True, description="attempt cut short at the policy deadline"
-)
 
 
 if sys.version_info >= (3, 11):
@@ -269,7 +349,9 @@ else:  # pragma: no cover - Python 3.10: no asyncio.timeout()
 #: aiohttp's exceptions -> whether the server may have acted on the request; the most
 #: specific class of an exception wins. None: the `ClientTimeout.total` TimeoutError,
 #: raised as it is and never retried. A bare OSError (a reset in the middle of a
-#: send) is what aiohttp turns into a ClientOSError after the chain.
+#: send) is what aiohttp turns into a ClientOSError after the chain. A
+#: ClientResponseError is a failure only when aiohttp's parser refused the head
+#: (see `_failure`).
 _FAILURES: dict[type[BaseException], TransportFailure | None] = {
     aiohttp.ClientSSLError: TransportFailure(
         sent=False, retryable=False, description="TLS handshake failed"
@@ -299,18 +381,56 @@ _FAILURES: dict[type[BaseException], TransportFailure | None] = {
     OSError: TransportFailure(sent=True, description="connection lost while sending"),
 }
 
+#: A response head aiohttp's parser refused (too many or too long header lines, a
+#: NUL, a bad status line): what the other stacks report as a protocol error.
+_MALFORMED = TransportFailure(sent=True, description="malformed response")
+
 
 def _failure(exc: BaseException) -> TransportFailure | None:
-    """The failure for `exc`; None for the `ClientTimeout.total` TimeoutError (never retried)."""
+    """The failure for `exc`; None for what is raised as it is, never retried.
+
+    That is the `ClientTimeout.total` TimeoutError, and a `ClientResponseError`
+    that is not aiohttp's "bad response head" (which it raises, with status 400,
+    from the parser's `HttpProcessingError`, before any response exists): one an
+    inner middleware raised for a real response.
+    """
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return _MALFORMED if isinstance(exc.__cause__, HttpProcessingError) else None
     return most_specific(_FAILURES, exc)
 
 
 def _transport_error(result: Failed, attempts: int) -> BaseException:
     original = result.error
+    if isinstance(original, aiohttp.ClientResponseError):
+        return _malformed_error(result, original, attempts)
     aiohttp_own = isinstance(original, (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError))
     # A bare OSError is raised as what aiohttp would have raised for it.
     foreign = type(original) if aiohttp_own else aiohttp.ClientOSError
     return transport_error(result, attempts, foreign_cls=foreign)
+
+
+def _malformed_error(
+    result: Failed, original: aiohttp.ClientResponseError, attempts: int
+) -> BaseException:
+    """`APIConnectionError` that is also the `ClientResponseError` aiohttp raised.
+
+    aiohttp's error holds the request's `RequestInfo`, every header included: the
+    raised error gets a redacted copy, and so does the original, its cause.
+    """
+    request_info = _redacted_request_info(original.request_info)
+    original.request_info = request_info
+    original.args = (request_info, ())
+    return transport_error(
+        result,
+        attempts,
+        foreign_cls=aiohttp.ClientResponseError,
+        foreign_args=(request_info, ()),
+        foreign_kwargs={
+            "status": original.status,
+            "message": original.message,
+            "headers": original.headers,
+        },
+    )
 
 
 # -- aiohttp's automatic retry --------------------------------------------------------
@@ -358,18 +478,25 @@ def _repeat_final_error(req: ClientRequest) -> None:
 
 
 def _replayable(body: object) -> bool:
-    """Whether aiohttp can send `body` (a `Payload`, or b"" for none) again, whole."""
+    """Whether aiohttp can send `body` (a `Payload`, or b"" for none) again, whole.
+
+    A multipart body (`aiohttp.FormData` with a file, `MultipartWriter`) can be
+    when every part can. A file can when it tells where it is and seeks: aiohttp
+    notes that position (a partly read file goes out from there) and rewinds to it.
+    """
     if type(body) is BytesPayload:
         return not body.consumed
     if isinstance(body, AsyncIterablePayload):
         return False  # an async iterator runs once; errorkit does not buffer it
     if isinstance(body, IOBasePayload):
-        file = getattr(body, "_value", None)  # aiohttp rewinds it to its start by tell/seek
+        file = getattr(body, "_value", None)
         try:
             file.tell()  # type: ignore[union-attr]
         except (AttributeError, OSError, ValueError):
             return False
         return bool(getattr(file, "seekable", lambda: True)())
+    if isinstance(body, MultipartWriter):
+        return not body.consumed and all(_replayable(part) for part, _, _ in body)
     return not _consumed(body)
 
 
@@ -410,52 +537,84 @@ def _spent(body: object) -> bool:
 
 
 async def _read_small(response: ClientResponse, bound: int) -> bytes | None:
-    """The whole body when its Content-Length is at most `bound`, cached for the caller."""
+    """The whole body when its Content-Length is at most `bound`, cached for the caller.
+
+    At most ``bound + 1`` decoded bytes are read. A compressed body can decode to
+    more than its length: then what was read is put back in the stream, so the
+    caller still reads the whole body, and None is returned (the response is
+    classified by its status and headers, as a long body is).
+    """
     length = response.content_length
     if length is None or length > bound:
         return None
     try:
-        return await response.read()
-    except aiohttp.ClientError:
-        return None  # read() closed it; the caller's own read() raises the same error
-
-
-async def _drain(response: ClientResponse, bound: int) -> None:
-    """Read and drop at most `bound` + 1 bytes of a body, or up to its end."""
-    left = bound + 1
-    while left > 0 and not response.content.at_eof():
-        chunk = await response.content.read(left)
-        if not chunk:
-            return
-        left -= len(chunk)
-
-
-async def _read_if_fits(response: ClientResponse, bound: int) -> bytes | None:
-    """The body if it ends within `bound` bytes, cached so that `read()` returns it.
-
-    For a response raised with ``raise_for_status=True`` whose length was not
-    known: a body that fits stays readable; a longer one is closed (aiohttp's own
-    ``raise_for_status()`` releases the response too).
-    """
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while size <= bound and not response.content.at_eof():
-            chunk = await response.content.read(bound + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        body = await _read_upto(response.content, bound)
     except aiohttp.ClientError:
         response.close()
+        return None  # the caller's own read() raises the same error
+    if len(body) > bound:
+        _put_back(response, body)
         return None
-    except BaseException:
-        response.close()  # cancelled mid-read: nothing may hold the connection
-        raise
-    if size > bound or not response.content.at_eof():
-        response.close()
-        return None
-    body = b"".join(chunks)
     # The state `await response.read()` leaves: later reads return the cache.
     response._body = body  # noqa: SLF001
     return body
+
+
+async def _read_if_fits(response: ClientResponse, bound: int) -> bytes | None:
+    """The body if it ends within `bound` decoded bytes, cached so that `read()` returns it.
+
+    For ``raise_for_status=True``: a body that fits stays readable from the
+    raised error's response; a longer one is closed (aiohttp's own
+    ``raise_for_status()`` releases the response too), as is one that failed.
+    """
+    try:
+        body = await _read_upto(response.content, bound)
+    except aiohttp.ClientError:
+        response.close()
+        return None
+    if len(body) > bound:
+        response.close()
+        return None
+    response._body = body  # noqa: SLF001 - as in _read_small
+    return body
+
+
+async def _drain(response: ClientResponse, bound: int) -> None:
+    """Read and drop at most `bound` + 1 decoded bytes of a body, or up to its end."""
+    await _read_upto(response.content, bound)
+
+
+async def _read_upto(content: StreamReader, bound: int) -> bytes:
+    """The rest of `content` if it ends within `bound` decoded bytes, else its next `bound` + 1.
+
+    Read in pieces of at most `_PIECE` bytes: ``read(n)`` lets aiohttp inflate
+    up to n decoded bytes per step, and ``read()`` without a size lifts the limit.
+    An empty piece is the end of the stream.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= bound:
+        chunk = await content.read(min(_PIECE, bound + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _put_back(response: ClientResponse, data: bytes) -> None:
+    """Return `data`, just read, to the head of the response's stream; else close it.
+
+    `StreamReader.unread_data` is deprecated but kept through aiohttp 3.14; its
+    warning is errorkit's business, not the caller's (the filter is process-wide,
+    held for this one synchronous call). Should it go, the response is closed
+    instead: its body is then lost to the caller, never half given. Only a
+    compressed body that decodes past the bound comes here.
+    """
+    unread = getattr(response.content, "unread_data", None)
+    if unread is None:  # pragma: no cover - every aiohttp errorkit supports has it
+        response.close()
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        unread(data)

@@ -17,7 +17,10 @@ import time
 
 import aiohttp
 import pytest
-from aiohttp.client_reqrep import ConnectionKey
+from aiohttp.client_reqrep import ConnectionKey, RequestInfo
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 import errorkit
 from errorkit import RetryBudget, RetryPolicy
@@ -248,6 +251,18 @@ def test_total_timeout_is_not_a_transport_failure() -> None:
     """A plain TimeoutError (ClientTimeout.total fired) maps to nothing: it is re-raised."""
     assert _failure(TimeoutError()) is None
     assert _failure(asyncio.TimeoutError()) is None
+
+
+def test_a_refused_head_is_a_transport_failure_but_not_other_response_errors() -> None:
+    """aiohttp's ClientResponseError from its parser (cause: HttpProcessingError) is a
+    failure after sending; one raised for a real response maps to nothing (re-raised)."""
+    info = RequestInfo(URL("http://h/x"), "GET", CIMultiDictProxy(CIMultiDict()))
+    refused = aiohttp.ClientResponseError(info, (), status=400, message="Too many headers")
+    refused.__cause__ = HttpProcessingError(code=400, message="Too many headers")
+    failure = _failure(refused)
+    assert failure is not None
+    assert (failure.sent, failure.timeout, failure.retryable) == (True, False, True)
+    assert _failure(aiohttp.ClientResponseError(info, (), status=503)) is None
 
 
 async def test_raise_for_status_is_also_a_client_response_error(fault_server: FaultServer) -> None:

@@ -100,6 +100,24 @@ def acquired(session: aiohttp.ClientSession) -> int:
     return len(connector._acquired)
 
 
+async def status_or_error(
+    url: str, policy: RetryPolicy | None = None, *, raise_for_status: bool = False
+) -> int | str:
+    """One GET of `url` in a fresh `retry_session`, its body left unread.
+
+    The final status, or the qualified name of the class raised (errorkit's dual
+    classes read like ``ServiceUnavailableError[aiohttp.ClientResponseError]``).
+    For child processes that measure what the call itself costs
+    (`support.child.run_child`).
+    """
+    async with retry_session(policy, raise_for_status=raise_for_status) as session:
+        try:
+            async with session.get(url) as resp:
+                return resp.status
+        except Exception as exc:
+            return type(exc).__qualname__
+
+
 class AiohttpClient:
     name = "aiohttp"
 
