@@ -5,15 +5,26 @@
 
 A transport call is one hop of the client: one logical request, with its own
 attempts. What reaches the inner transport, proxies, per-request policies,
-request and response bodies, and which exceptions are raised are described in
-docs/quickstart_httpx.md ("What to know: how the transport works").
+request and response bodies, the deadline, and which exceptions are raised are
+described in docs/quickstart_httpx.md ("What to know: how the transport works").
+
+The deadline. Each attempt's httpx timeouts are clipped to the time left; on
+top of that, what errorkit itself reads, its peek at an error body, is cut at
+the deadline: the sync transport arms `cut_at` on the connection's socket, the
+async one awaits the peek within an asyncio timeout. An attempt ended that way,
+or by a timeout once the deadline has come, is `CUT_SHORT`: the caller gets an
+`APITimeoutError` (also an `httpx.TimeoutException`) saying so. Nothing is
+armed without a deadline, nor for a success (its body is the caller's to read).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import ssl
+import sys
+import time
 import urllib.request
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,11 +35,20 @@ from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, adrive, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
+from errorkit._stacks.deadline import CUT_SHORT
 from errorkit._stacks.exceptions import most_specific, status_error, transport_error
-from errorkit._stacks.httpx_bodies import Replay, apeek, decoded, peek
+from errorkit._stacks.httpx_bodies import (
+    PeekCut,
+    Replay,
+    apeek,
+    decoded,
+    keep_read,
+    peek,
+    socket_of,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Awaitable, Callable, Coroutine
 
 
 __all__ = ["AsyncRetryTransport", "RetryTransport", "async_mounts_from_env", "mounts_from_env"]
@@ -49,9 +69,12 @@ class RetryTransport(httpx.BaseTransport):
             ``httpx.HTTPTransport(**transport_kwargs)``).
         raise_for_status: raise the errorkit exception for an error response
             after the last attempt (it is also an `httpx.HTTPStatusError`); by
-            default the final response is returned.
-        max_body: raw bytes of an error body read for classification; an int
-            >= 0, default 64 KiB.
+            default the final response is returned. The exception's
+            ``.response`` is closed; its ``.content`` is the body when the body
+            fit in `max_body` (raw and decoded), else it raises
+            `httpx.ResponseNotRead`: errorkit never reads more to raise.
+        max_body: raw bytes of an error body read for classification (and at
+            most as many decoded bytes); an int >= 0, default 64 KiB.
         **transport_kwargs: `httpx.HTTPTransport`'s own, except `retries`.
     """
 
@@ -226,15 +249,25 @@ class _Call(_Hop):
     def attempt(
         self, number: int, timeout: float | None
     ) -> httpx.Response | ErrorResponse[httpx.Response] | Failed:
+        """Send once; `timeout` (the time left before the deadline) also cuts the peek."""
         if number > 1 or timeout is not None:
             self._prepare(number, timeout)
+        ends = None if timeout is None else time.monotonic() + timeout
         try:
             response = self.owner.transport.handle_request(self.request)
             if response.status_code < 400:
                 return response
-            raw = peek(response, self.owner.max_body)
+            if ends is None:
+                raw = peek(response, self.owner.max_body)
+            else:
+                # httpx's read timeout bounds each read, not the body: a server
+                # dripping a byte per read would hold the peek as long as it likes.
+                sock, seconds = socket_of(response), ends - time.monotonic()
+                raw = peek(response, self.owner.max_body, sock=sock, seconds=seconds)
+        except PeekCut as cut:
+            return Failed(_cut_short(self.request, cut.__cause__), CUT_SHORT)
         except httpx.TransportError as exc:
-            return Failed(exc, _failure(exc))
+            return Failed(exc, _failure(exc) if ends is None else _failure_by(exc, ends))
         finally:
             self.request.extensions = self.extensions
         return self._inspect(response, raw)
@@ -247,12 +280,10 @@ class _Call(_Hop):
     def finish(self, final: Final[httpx.Response]) -> httpx.Response:
         result = final.result
         if isinstance(result, ErrorResponse) and self.owner.raise_for_status:
-            try:
-                result.response.read()
-            except httpx.TransportError as exc:
-                result = Failed(exc, _failure(exc))
-            else:
-                raise self._status_error(result, final)
+            # The exception crosses the client, which closes nothing: close it here.
+            keep_read(result.response, self.owner.max_body)
+            result.response.close()
+            raise self._status_error(result, final)
         return self._end(result, final.attempts)
 
 
@@ -265,15 +296,23 @@ class _AsyncCall(_Hop):
     async def attempt(
         self, number: int, timeout: float | None
     ) -> httpx.Response | ErrorResponse[httpx.Response] | Failed:
+        """Send once; `timeout` (the time left before the deadline) also bounds the peek."""
         if number > 1 or timeout is not None:
             self._prepare(number, timeout)
+        ends = None if timeout is None else time.monotonic() + timeout
         try:
             response = await self.owner.transport.handle_async_request(self.request)
             if response.status_code < 400:
                 return response
-            raw = await apeek(response, self.owner.max_body)
+            if ends is None:
+                raw = await apeek(response, self.owner.max_body)
+            else:
+                peeking = apeek(response, self.owner.max_body)
+                raw = await _within(peeking, ends - time.monotonic())
+        except _DeadlineReached as reached:
+            return Failed(_cut_short(self.request, reached.error), CUT_SHORT)
         except httpx.TransportError as exc:
-            return Failed(exc, _failure(exc))
+            return Failed(exc, _failure(exc) if ends is None else _failure_by(exc, ends))
         finally:
             self.request.extensions = self.extensions
         return self._inspect(response, raw)
@@ -284,12 +323,9 @@ class _AsyncCall(_Hop):
     async def finish(self, final: Final[httpx.Response]) -> httpx.Response:
         result = final.result
         if isinstance(result, ErrorResponse) and self.owner.raise_for_status:
-            try:
-                await result.response.aread()
-            except httpx.TransportError as exc:
-                result = Failed(exc, _failure(exc))
-            else:
-                raise self._status_error(result, final)
+            keep_read(result.response, self.owner.max_body)
+            await result.response.aclose()
+            raise self._status_error(result, final)
         return self._end(result, final.attempts)
 
 
@@ -325,6 +361,82 @@ def _clip(timeouts: object, remaining: float) -> dict[str, float | None]:
         for phase, value in timeouts.items()
     }
 
+
+# -- the deadline ---------------------------------------------------------------------
+
+
+def _cut_short(request: httpx.Request, cause: BaseException | None) -> httpx.ReadTimeout:
+    """httpx's exception for an attempt errorkit cut at the deadline (`cause`: what it ended)."""
+    error = httpx.ReadTimeout(CUT_SHORT.description, request=request)
+    error.__cause__ = cause
+    return error
+
+
+def _failure_by(exc: httpx.TransportError, ends: float) -> TransportFailure:
+    """`_failure`, except that a timeout once the deadline (`ends`) has come is the deadline's.
+
+    The attempt's timeouts were clipped to the time left, so such a timeout is
+    the deadline firing through httpx: its outcome names the deadline.
+    """
+    if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= ends:
+        return CUT_SHORT
+    return _failure(exc)
+
+
+class _DeadlineReached(Exception):  # noqa: N818 - an event, raised and caught here
+    """errorkit's own time limit on an async attempt fired; `error` is its TimeoutError."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__("errorkit time limit reached")
+        self.error = error
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
+        """Await `awaitable` for at most `seconds`; `_DeadlineReached` when that limit fired.
+
+        A cancellation from outside, or a TimeoutError of another scope, propagates
+        as it is.
+        """
+        try:
+            async with asyncio.timeout(max(seconds, 0.0)) as scope:
+                return await awaitable
+        except TimeoutError as exc:
+            if scope.expired():
+                raise _DeadlineReached(exc) from exc
+            raise
+
+else:  # pragma: no cover - Python 3.10: no asyncio.timeout()
+
+    async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
+        """Await `awaitable` for at most `seconds`; `_DeadlineReached` when that limit fired.
+
+        Runs in the current task, as asyncio.timeout() does (asyncio.wait_for
+        would make another task, and httpcore's connections belong to this one).
+        """
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("errorkit.httpx's AsyncRetryTransport needs a running asyncio task")
+        fired = False
+
+        def expire() -> None:
+            nonlocal fired
+            fired = True
+            task.cancel()
+
+        handle = asyncio.get_running_loop().call_later(max(seconds, 0.0), expire)
+        try:
+            return await awaitable
+        except asyncio.CancelledError as exc:
+            if fired:
+                raise _DeadlineReached(asyncio.TimeoutError()) from exc
+            raise
+        finally:
+            handle.cancel()
+
+
+# -- httpx's exceptions --------------------------------------------------------------
 
 #: httpx's exceptions -> whether the server may have acted on the request. A TLS
 #: failure is a ConnectError: `_failure` looks at its cause first.

@@ -7,20 +7,29 @@ serves here only where what the inner transport receives is the point.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gzip
+import importlib
 import io
+import socket
 import ssl
+import time
 import zlib
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
 
 from errorkit import RetryPolicy
-from errorkit._stacks.httpx_bodies import Replay, decoded
-from errorkit.httpx import AsyncRetryTransport, RetryTransport, _failure
+from errorkit._stacks.deadline import CUT_SHORT, cut_at
+from errorkit._stacks.httpx_bodies import Replay, decoded, keep_read, peek, socket_of
+from errorkit.httpx import AsyncRetryTransport, RetryTransport, _failure, _failure_by
 from errorkit.testing import instant_waits
+from errorkit.testing._steps import compressed_zeros
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 FAST = RetryPolicy(budget=None, initial_delay=0.0, throttle_delay=0.0, max_delay=0.0)
 
@@ -131,6 +140,7 @@ def test_an_async_file_whose_seek_is_a_coroutine_is_not_replayable() -> None:
     [
         ("gzip", gzip.compress),
         ("deflate", zlib.compress),
+        ("br", lambda data: importlib.import_module("brotli").compress(data)),
         ("identity", lambda data: data),
     ],
 )
@@ -149,6 +159,138 @@ def test_decoding_is_bounded_and_survives_corrupt_bodies() -> None:
     assert decoded(headers, b"not gzip at all", 1000) == b""
     plain = b"hello world" * 100
     assert plain.startswith(decoded(headers, gzip.compress(plain)[:40], 1000))
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip"])
+def test_a_bomb_decodes_to_the_bound_only(encoding: str) -> None:
+    """64 MiB of zeros compressed (br: a few hundred bytes) decode to exactly the bound."""
+    raw = compressed_zeros(encoding, 64 << 20)
+    headers = httpx.Headers({"Content-Encoding": encoding})
+    assert decoded(headers, raw, 65536) == b"\0" * 65536
+
+
+def _peeked(body: bytes, bound: int, headers: dict[str, str] | None = None) -> httpx.Response:
+    """A response whose body was peeked as the transport does (`bound` raw bytes)."""
+    response = httpx.Response(503, headers=headers, stream=httpx.ByteStream(body))
+    peek(response, bound)
+    return response
+
+
+def test_keep_read_leaves_a_body_that_fits_read_as_httpx_would() -> None:
+    """Raw and decoded within the bound: .content, .json(), and the stream consumed."""
+    document = b'{"error": "small"}'
+    for response in (
+        _peeked(document, 100),
+        _peeked(gzip.compress(document), 100, {"Content-Encoding": "gzip"}),
+        _peeked(b"", 0),
+    ):
+        assert keep_read(response, 100)
+        assert response.content in (document, b"")
+        assert response.is_stream_consumed
+    with pytest.raises(httpx.StreamConsumed):
+        next(iter(response.iter_raw()))
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b"x" * 101, None),  # the peek stopped before the end
+        (gzip.compress(b"x" * 101), {"Content-Encoding": "gzip"}),  # inflates past the bound
+        (b"opaque", {"Content-Encoding": "x-unknown"}),  # no decoded byte from raw ones
+        (b"not gzip", {"Content-Encoding": "gzip"}),
+    ],
+    ids=["raw-too-long", "inflates", "unknown-coding", "undecodable"],
+)
+def test_keep_read_reads_nothing_more_when_the_body_does_not_fit(
+    body: bytes, headers: dict[str, str] | None
+) -> None:
+    """Nothing is read or set: .content raises ResponseNotRead, the stream still replays."""
+    response = _peeked(body, 100, headers)
+    assert not keep_read(response, 100)
+    with pytest.raises(httpx.ResponseNotRead):
+        _ = response.content
+    assert b"".join(response.iter_raw()) == body
+
+
+def test_keep_read_ignores_a_stream_already_iterated_or_not_peeked() -> None:
+    """Only a peeked stream that nobody read since holds the whole body."""
+    response = _peeked(b"body", 100)
+    assert b"".join(response.iter_raw()) == b"body"
+    assert not keep_read(response, 100)
+    assert not keep_read(httpx.Response(503, stream=httpx.ByteStream(b"body")), 100)
+
+
+class _Stream:
+    def __init__(self, extra: Any) -> None:
+        self._extra = extra
+
+    def get_extra_info(self, info: str) -> Any:
+        if isinstance(self._extra, Exception):
+            raise self._extra
+        return self._extra if info == "socket" else None
+
+
+def test_the_cut_socket_is_httpcores_http11_socket_or_none() -> None:
+    """httpcore's HTTP/1.1 socket is cut; HTTP/2, foreign streams and no stream are not."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+
+        def response(**extensions: Any) -> httpx.Response:
+            return httpx.Response(503, extensions=extensions)
+
+        assert socket_of(response(network_stream=_Stream(ours))) is ours
+        assert socket_of(response(http_version=b"HTTP/2", network_stream=_Stream(ours))) is None
+        assert socket_of(response()) is None
+        assert socket_of(response(network_stream=object())) is None
+        assert socket_of(response(network_stream=_Stream("not a socket"))) is None
+        assert socket_of(response(network_stream=_Stream(RuntimeError("gone")))) is None
+
+
+def test_a_timeout_once_the_deadline_came_is_the_deadlines() -> None:
+    """A clipped timeout fired at the deadline names it; an earlier one or another error not."""
+    past, future = time.monotonic() - 0.01, time.monotonic() + 60
+    assert _failure_by(httpx.ReadTimeout("t"), past) is CUT_SHORT
+    assert _failure_by(httpx.ConnectTimeout("t"), past) is CUT_SHORT
+    assert _failure_by(httpx.ReadTimeout("t"), future) == _failure(httpx.ReadTimeout("t"))
+    assert _failure_by(httpx.ReadError("e"), past) == _failure(httpx.ReadError("e"))
+
+
+@pytest.fixture
+def arms(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
+    """Every `cut_at` the sync transport's peek arms, by its seconds."""
+    armed: list[float | None] = []
+
+    @contextlib.contextmanager
+    def counting(sock: socket.socket | None, seconds: float | None) -> Iterator[Any]:
+        armed.append(seconds)
+        with cut_at(sock, seconds) as cut:
+            yield cut
+
+    monkeypatch.setattr("errorkit._stacks.httpx_bodies.cut_at", counting)
+    return armed
+
+
+@pytest.mark.parametrize(
+    ("deadline", "statuses", "expected_arms"),
+    [(None, [503, 503, 200], 0), (5.0, [200], 0), (5.0, [503, 503, 200], 2)],
+    ids=["no-deadline", "deadline-success", "deadline-errors"],
+)
+def test_the_cut_is_armed_once_per_error_attempt_and_only_under_a_deadline(
+    arms: list[float | None], deadline: float | None, statuses: list[int], expected_arms: int
+) -> None:
+    """No deadline: nothing armed; a success: nothing; each peeked error: one arm."""
+    replies = iter(statuses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(replies), content=b"{}")
+
+    transport = RetryTransport(
+        dataclasses.replace(FAST, deadline=deadline), transport=httpx.MockTransport(handler)
+    )
+    with instant_waits():
+        assert transport.handle_request(httpx.Request("GET", "http://h/")).status_code == 200
+    assert len(arms) == expected_arms
+    assert all(seconds is not None and 0 < seconds <= 5.0 for seconds in arms)
 
 
 def test_attempt_timeouts_shrink_to_the_deadline_and_are_restored() -> None:

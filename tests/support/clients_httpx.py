@@ -68,7 +68,19 @@ def _failure(exc: Exception) -> Result:
     response = getattr(exc, "response", None)
     if not isinstance(response, httpx.Response):
         return Result(exception=exc)
-    return Result(status=response.status_code, body=response.content, exception=exc)
+    return Result(status=response.status_code, body=content_of(response), exception=exc)
+
+
+def content_of(response: httpx.Response) -> bytes | None:
+    """A raised response's body, or None when errorkit left it unread (it did not fit).
+
+    With ``raise_for_status=True`` errorkit closes the response it raises; its
+    ``.content`` is the body only when the body fit in ``max_body``.
+    """
+    try:
+        return response.content
+    except httpx.ResponseNotRead:
+        return None
 
 
 def _success(response: httpx.Response) -> Result:
@@ -213,6 +225,19 @@ class Twin:
 
         async def call() -> httpx.Response:
             response = await client.request(method, url, **kwargs)
+            await response.aread()
+            return response
+
+        return self.loop.run_until_complete(call())
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        """Send a request built by ``self.client.build_request``; its body is read."""
+        client = self.client
+        if isinstance(client, httpx.Client):
+            return client.send(request)
+
+        async def call() -> httpx.Response:
+            response = await client.send(request)
             await response.aread()
             return response
 
