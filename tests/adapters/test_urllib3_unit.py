@@ -30,12 +30,13 @@ import errorkit
 from errorkit import RetryBudget, RetryPolicy
 from errorkit._stacks.urllib3_urlopen import body_replayable
 from errorkit.testing import instant_waits
-from errorkit.urllib3 import Retry, _failure, request_headers
+from errorkit.urllib3 import Retry, _clipped, _failure, request_headers
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 POLICY = RetryPolicy(budget=None, initial_delay=0.5, jitter=0.0)
+DEFAULT = urllib3.Timeout.DEFAULT_TIMEOUT
 
 
 def _response(
@@ -236,6 +237,22 @@ def _started_gen() -> Iterator[bytes]:
     return gen
 
 
+class _TellsButCannotSeek(io.RawIOBase):
+    """A pipe-like body: ``tell()`` works, ``seekable()`` is False (as a urllib3 response)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return 0
+
+
+def _closed_file() -> io.BytesIO:
+    closed = io.BytesIO(b"x")
+    closed.close()
+    return closed
+
+
 @pytest.mark.parametrize(
     ("body", "body_pos", "replayable"),
     [
@@ -249,6 +266,8 @@ def _started_gen() -> Iterator[bytes]:
         (_gen(), None, True),  # never started: the connection failed before the body
         (_started_gen(), None, False),
         (iter([b"a"]), None, False),
+        (_TellsButCannotSeek(), 0, False),  # urllib3 would raise UnrewindableBodyError
+        (_closed_file(), 0, False),  # seekable() raises ValueError
     ],
     ids=[
         "none",
@@ -261,11 +280,35 @@ def _started_gen() -> Iterator[bytes]:
         "fresh-generator",
         "started-generator",
         "iterator",
+        "tells-cannot-seek",
+        "closed-file",
     ],
 )
 def test_body_replayable(body: object, body_pos: object, replayable: bool) -> None:
     """Only bodies urllib3 sends whole again count as replayable."""
     assert body_replayable(body, body_pos) is replayable
+
+
+@pytest.mark.parametrize(
+    ("timeout", "expected"),
+    [
+        (DEFAULT, (3.0, 7.0, 2.0)),  # the pool's default, clipped
+        (None, (None, None, 2.0)),  # no timeout: the time left is the only bound
+        (5.0, (5.0, 5.0, 2.0)),
+        (urllib3.Timeout(connect=1.0, read=9.0, total=10.0), (1.0, 9.0, 2.0)),
+        (urllib3.Timeout(total=0.5), (DEFAULT, DEFAULT, 0.5)),  # already shorter: kept
+    ],
+    ids=["pool-default", "none", "float", "timeout-total-longer", "timeout-total-shorter"],
+)
+def test_clipped_timeout_keeps_shorter_bounds(timeout: Any, expected: tuple[Any, ...]) -> None:
+    """Each attempt's total is at most the time left; the caller's own values are kept."""
+    default = urllib3.Timeout(connect=3.0, read=7.0)
+    clipped = _clipped(timeout, default, 2.0)
+    assert (clipped._connect, clipped._read, clipped.total) == expected
+    assert default.total is None  # the pool's default is never changed
+    connect = clipped.connect_timeout
+    assert isinstance(connect, float)
+    assert connect <= 2.0
 
 
 def test_request_headers_adds_one_key_for_post() -> None:

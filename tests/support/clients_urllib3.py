@@ -1,11 +1,14 @@
-"""The urllib3 client facade: a PoolManager whose retries are `errorkit.urllib3.Retry`."""
+"""The urllib3 client facade: errorkit's `PoolManager` (retries by `errorkit.urllib3.Retry`).
+
+errorkit's PoolManager is what the docs recommend: it holds the policy's deadline
+from the first send. `Retry` inside a plain ``urllib3.PoolManager`` is covered by
+``tests/adapters/test_urllib3_sockets.py``.
+"""
 
 from __future__ import annotations
 
-import urllib3
-
 from errorkit import error_of
-from errorkit.urllib3 import Retry, request_headers
+from errorkit.urllib3 import PoolManager, request_headers
 from support.harness import BodyKind, ClientOptions, Result, register, sync_body, timed
 
 
@@ -15,8 +18,13 @@ class Urllib3Client:
     def __init__(self, options: ClientOptions) -> None:
         # urllib3 has no raise_for_status: raise_on_status=True is its counterpart
         # (the errorkit exception raised is also a MaxRetryError).
-        self.retry = Retry(options.policy, raise_on_status=options.raise_for_status)
-        self.http = urllib3.PoolManager(retries=self.retry, maxsize=options.pool_size, block=True)
+        self.http = PoolManager(
+            options.policy,
+            raise_on_status=options.raise_for_status,
+            maxsize=options.pool_size,
+            block=True,
+        )
+        self.retry = self.http.retries
 
     def request(
         self,

@@ -74,6 +74,9 @@ def body_replayable(body: object, body_pos: object) -> bool:
     urllib3 re-sends bytes, str, buffers and re-iterable collections as they are,
     and rewinds a file to `body_pos`, the offset it recorded before the first
     attempt (an int; anything else means ``tell()`` failed or was missing). A
+    file must also be able to seek: an object with ``tell()`` whose
+    ``seekable()`` is False (a urllib3 response, a pipe) makes urllib3 raise
+    ``UnrewindableBodyError`` on the retry, so it is not replayable. A
     generator that was never started (the connection failed before any byte of
     the body left) is still whole; any other iterator is spent by the first
     attempt, and urllib3 would send it again as an empty body.
@@ -81,12 +84,29 @@ def body_replayable(body: object, body_pos: object) -> bool:
     if body is None or isinstance(body, (bytes, str, bytearray, memoryview)):
         return True
     if hasattr(body, "read"):
-        return isinstance(body_pos, int) and callable(getattr(body, "seek", None))
+        return isinstance(body_pos, int) and _can_seek(body)
     if inspect.isgenerator(body):
         return inspect.getgeneratorstate(body) == inspect.GEN_CREATED
     if isinstance(body, Iterable):
         return iter(body) is not body  # a list or tuple of chunks iterates anew
     return True  # a buffer object: sent from memory each time
+
+
+def _can_seek(body: object) -> bool:
+    """Whether `body` has a ``seek()`` that works: its ``seekable()`` says so when it has one.
+
+    An object without ``seekable()`` but with ``seek()`` is trusted, as urllib3
+    trusts it; a ``seekable()`` that raises (a closed file) means no.
+    """
+    if not callable(getattr(body, "seek", None)):
+        return False
+    seekable = getattr(body, "seekable", None)
+    if not callable(seekable):
+        return True
+    try:
+        return bool(seekable())
+    except Exception:  # noqa: BLE001 - a closed or broken file cannot be rewound
+        return False
 
 
 def _names(headers: object) -> frozenset[str]:
