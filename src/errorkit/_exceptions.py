@@ -40,6 +40,7 @@ in memory too, when it builds an exception.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -246,7 +247,9 @@ def pickle_state(exc: BaseException) -> dict[str, Any]:
     """`exc.__dict__` without the live stack objects (see `_LIVE_ATTRIBUTES`).
 
     Every other attribute goes through `redact_value`, so a URL or text that
-    holds a credential is pickled redacted (errorkit's own `info` is kept as is).
+    holds a credential is pickled redacted. errorkit's own `info` is kept, but
+    its raw `body` and `details` (where a server may echo the request's
+    credentials back) are pickled redacted too: a pickle leaves the process.
     """
     state = {name: _pickled(name, value) for name, value in exc.__dict__.items()}
     for name, replacement in _LIVE_ATTRIBUTES.items():
@@ -256,6 +259,11 @@ def pickle_state(exc: BaseException) -> dict[str, Any]:
 
 
 def _pickled(name: str, value: object) -> object:
+    if name == "info" and isinstance(value, ErrorInfo):
+        body, details = redact_value(value.body), redact_value(value.details)
+        if body is value.body and details is value.details:
+            return value
+        return dataclasses.replace(value, body=body, details=details)  # type: ignore[arg-type]
     return value if name in _ERRORKIT_ATTRIBUTES else redact_value(value)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import io
 import pickle
 import threading
@@ -628,3 +629,19 @@ def test_str_of_an_exception_is_one_line_whatever_the_server_sent() -> None:
     assert text == (
         "500 server: line one\\nINFO forged line \\u202e\\u200f\\u061c\\ud800 (type=t\\x1b\\u2066)"
     )
+
+
+def test_an_echoed_credential_in_the_body_stays_in_memory_but_not_in_the_pickle() -> None:
+    """`ErrorInfo.body` keeps the server's data raw for programs; a pickle leaves the process."""
+    body = {"error": "bad key", "echo": {"authorization": "Bearer AUTHSECRET-0123456789"}}
+    info = dataclasses.replace(
+        make_info(Category.AUTHENTICATION, status=401, message="bad key"),
+        body=body,
+        details=({"password": "PWSECRET"},),
+    )
+    exc = exception_for(info, attempts=1)
+    assert exc.info.body is body  # untouched in memory
+    clone = roundtrip(exc)
+    assert not any(s.encode() in pickle.dumps(exc) for s in SECRETS)
+    assert clone.info.body == {"error": "bad key", "echo": {"authorization": "***"}}
+    assert (clone.info.status, clone.info.message, clone.attempts) == (401, "bad key", 1)
