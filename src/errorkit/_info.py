@@ -66,7 +66,9 @@ class ErrorInfo:
         hint: remediation text from a catalog, or None.
         format: name of the recognised body shape (``problem+json``, ``text``...).
         body: the decoded JSON document, or the (bounded) text, raw: not
-            redacted, not escaped.
+            redacted, not escaped, for programs (a server may echo the request's
+            credentials in it: never print it as it is). ``repr()`` leaves it
+            and `details` out; a pickled errorkit exception carries both redacted.
         retry_after_source: where `retry_after` came from (``header:retry-after``,
             ``body:error.retryAfter``...), or None.
         should_retry: the server's explicit directive (``x-should-retry``), or None.
