@@ -37,9 +37,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import sys
 import warnings
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
@@ -54,7 +53,7 @@ from errorkit._loop import ErrorResponse, Failed, Final, adrive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
 from errorkit._redact import redact_headers, redact_url
-from errorkit._stacks.deadline import CUT_SHORT
+from errorkit._stacks.deadline import CUT_SHORT, DeadlineReached, within
 from errorkit._stacks.exceptions import most_specific, status_error, transport_error
 from errorkit._stacks.responses import INFO_ATTRIBUTE
 
@@ -68,8 +67,6 @@ if TYPE_CHECKING:
     from errorkit._info import ErrorInfo
 
 __all__ = ["RetryMiddleware"]
-
-_T = TypeVar("_T")
 
 #: Longest time spent reading a discarded body of unknown length before closing it
 #: (less when the policy deadline is nearer).
@@ -191,8 +188,8 @@ class _Call:
     ) -> ClientResponse | ErrorResponse[ClientResponse] | Failed:
         self.ends_at = asyncio.get_running_loop().time() + seconds
         try:
-            return await _within(self._send(), seconds)
-        except _DeadlineReached as reached:
+            return await within(self._send(), seconds)
+        except DeadlineReached as reached:
             return Failed(reached.error, CUT_SHORT)
 
     async def _send(self) -> ClientResponse | ErrorResponse[ClientResponse] | Failed:
@@ -233,8 +230,8 @@ class _Call:
                 if self.ends_at is not None:
                     seconds = min(seconds, self.ends_at - asyncio.get_running_loop().time())
                 if seconds > 0:
-                    await _within(_drain(response, self.middleware.max_body), seconds)
-        except (_DeadlineReached, aiohttp.ClientError):
+                    await within(_drain(response, self.middleware.max_body), seconds)
+        except (DeadlineReached, aiohttp.ClientError):
             pass  # closed below: the connection is not reused
         finally:
             if response.content.at_eof():
@@ -293,55 +290,6 @@ def _redacted_url(url: URL) -> URL:
 
 
 # -- attempts and their time limit ---------------------------------------------------
-
-
-class _DeadlineReached(Exception):  # noqa: N818 - an event, raised and caught here
-    """errorkit's own time limit on an attempt (or a drain) fired; `error` is its TimeoutError."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__("errorkit time limit reached")
-        self.error = error
-
-
-if sys.version_info >= (3, 11):
-
-    async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
-        """Await `awaitable` for at most `seconds`; `_DeadlineReached` when that limit fired."""
-        try:
-            async with asyncio.timeout(seconds) as scope:
-                return await awaitable
-        except TimeoutError as exc:
-            if scope.expired():
-                raise _DeadlineReached(exc) from exc
-            raise
-
-else:  # pragma: no cover - Python 3.10: no asyncio.timeout()
-
-    async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
-        """Await `awaitable` for at most `seconds`; `_DeadlineReached` when that limit fired.
-
-        Runs in the current task, as asyncio.timeout() does: aiohttp's responses
-        must not be read from another task (asyncio.wait_for would make one).
-        """
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("errorkit.aiohttp needs a running asyncio task")
-        fired = False
-
-        def expire() -> None:
-            nonlocal fired
-            fired = True
-            task.cancel()
-
-        handle = asyncio.get_running_loop().call_later(seconds, expire)
-        try:
-            return await awaitable
-        except asyncio.CancelledError as exc:
-            if fired:
-                raise _DeadlineReached(asyncio.TimeoutError()) from exc
-            raise
-        finally:
-            handle.cancel()
 
 
 # -- aiohttp exceptions -> TransportFailure: the one table ---------------------------

@@ -19,11 +19,9 @@ armed without a deadline, nor for a success (its body is the caller's to read).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import ipaddress
 import ssl
-import sys
 import time
 import urllib.request
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,7 +33,7 @@ from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, adrive, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
-from errorkit._stacks.deadline import CUT_SHORT
+from errorkit._stacks.deadline import CUT_SHORT, DeadlineReached, within
 from errorkit._stacks.exceptions import most_specific, status_error, transport_error
 from errorkit._stacks.httpx_bodies import (
     PeekCut,
@@ -48,7 +46,7 @@ from errorkit._stacks.httpx_bodies import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Callable, Coroutine
 
 
 __all__ = ["AsyncRetryTransport", "RetryTransport", "async_mounts_from_env", "mounts_from_env"]
@@ -308,8 +306,8 @@ class _AsyncCall(_Hop):
                 raw = await apeek(response, self.owner.max_body)
             else:
                 peeking = apeek(response, self.owner.max_body)
-                raw = await _within(peeking, ends - time.monotonic())
-        except _DeadlineReached as reached:
+                raw = await within(peeking, ends - time.monotonic())
+        except DeadlineReached as reached:
             return Failed(_cut_short(self.request, reached.error), CUT_SHORT)
         except httpx.TransportError as exc:
             return Failed(exc, _failure(exc) if ends is None else _failure_by(exc, ends))
@@ -381,59 +379,6 @@ def _failure_by(exc: httpx.TransportError, ends: float) -> TransportFailure:
     if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= ends:
         return CUT_SHORT
     return _failure(exc)
-
-
-class _DeadlineReached(Exception):  # noqa: N818 - an event, raised and caught here
-    """errorkit's own time limit on an async attempt fired; `error` is its TimeoutError."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__("errorkit time limit reached")
-        self.error = error
-
-
-if sys.version_info >= (3, 11):
-
-    async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
-        """Await `awaitable` for at most `seconds`; `_DeadlineReached` when that limit fired.
-
-        A cancellation from outside, or a TimeoutError of another scope, propagates
-        as it is.
-        """
-        try:
-            async with asyncio.timeout(max(seconds, 0.0)) as scope:
-                return await awaitable
-        except TimeoutError as exc:
-            if scope.expired():
-                raise _DeadlineReached(exc) from exc
-            raise
-
-else:  # pragma: no cover - Python 3.10: no asyncio.timeout()
-
-    async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
-        """Await `awaitable` for at most `seconds`; `_DeadlineReached` when that limit fired.
-
-        Runs in the current task, as asyncio.timeout() does (asyncio.wait_for
-        would make another task, and httpcore's connections belong to this one).
-        """
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("errorkit.httpx's AsyncRetryTransport needs a running asyncio task")
-        fired = False
-
-        def expire() -> None:
-            nonlocal fired
-            fired = True
-            task.cancel()
-
-        handle = asyncio.get_running_loop().call_later(max(seconds, 0.0), expire)
-        try:
-            return await awaitable
-        except asyncio.CancelledError as exc:
-            if fired:
-                raise _DeadlineReached(asyncio.TimeoutError()) from exc
-            raise
-        finally:
-            handle.cancel()
 
 
 # -- httpx's exceptions --------------------------------------------------------------

@@ -20,20 +20,24 @@ time comes (or sooner, when cancelled entries outnumber live ones).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import itertools
 import os
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from errorkit._policy import TransportFailure
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Awaitable, Iterator
+
+_T = TypeVar("_T")
 
 
 @dataclass(eq=False, slots=True)
@@ -137,3 +141,60 @@ if hasattr(os, "register_at_fork"):
 CUT_SHORT = TransportFailure(
     sent=True, timeout=True, description="attempt cut short at the policy deadline"
 )
+
+
+class DeadlineReached(Exception):  # noqa: N818 - an event, raised and caught by the adapters
+    """errorkit's own time limit on an async attempt (or a drain) fired.
+
+    `error` is the TimeoutError (or, on Python 3.10, CancelledError) that ended it.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__("errorkit time limit reached")
+        self.error = error
+
+
+if sys.version_info >= (3, 11):
+
+    async def within(awaitable: Awaitable[_T], seconds: float) -> _T:
+        """Await `awaitable` for at most `seconds`; `DeadlineReached` when that limit fired.
+
+        The asyncio twin of `cut_at`. A cancellation from outside, or a
+        TimeoutError of another scope, propagates as it is.
+        """
+        try:
+            async with asyncio.timeout(max(seconds, 0.0)) as scope:
+                return await awaitable
+        except TimeoutError as exc:
+            if scope.expired():
+                raise DeadlineReached(exc) from exc
+            raise
+
+else:  # pragma: no cover - Python 3.10: no asyncio.timeout()
+
+    async def within(awaitable: Awaitable[_T], seconds: float) -> _T:
+        """Await `awaitable` for at most `seconds`; `DeadlineReached` when that limit fired.
+
+        Runs in the current task, as asyncio.timeout() does: a stack's
+        connections and responses belong to the task that opened them
+        (asyncio.wait_for would make another).
+        """
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("errorkit's asyncio adapters need a running asyncio task")
+        fired = False
+
+        def expire() -> None:
+            nonlocal fired
+            fired = True
+            task.cancel()
+
+        handle = asyncio.get_running_loop().call_later(max(seconds, 0.0), expire)
+        try:
+            return await awaitable
+        except asyncio.CancelledError as exc:
+            if fired:
+                raise DeadlineReached(asyncio.TimeoutError()) from exc
+            raise
+        finally:
+            handle.cancel()
