@@ -6,41 +6,69 @@
     session.mount("http://", adapter)
 
 Each hop of `Session.send` (a redirect calls it again) is one logical request
-with its own attempts. With ``stream=False`` (requests' default) the body is read
-inside the loop, so a body cut short is retried like any other transport failure.
+with its own attempts. With ``stream=False`` (requests' default) the body of a
+success is read inside the loop, so a body cut short is retried like any other
+transport failure.
+
+**What errorkit reads.** Of an error response, at most ``max_body + 1`` bytes as
+they came over the wire, taken from below urllib3 (the http.client response it
+reads from) and put back in front of the rest, so that urllib3 later reads and
+decodes the body for the caller exactly as it would have without errorkit. The
+classification decodes a throwaway copy of those bytes with
+`errorkit._stacks.decoding.bounded_decode`, which never inflates more than
+``max_body`` bytes. A response that is discarded for a retry is never decoded:
+its connection is reused when the peek read the whole body, else closed. Only the
+response returned to the caller is read whole, and only with ``stream=False``,
+where requests itself would read and decode it.
+
+**The deadline.** Each attempt's timeouts are clipped to the time left; around
+each of errorkit's own body reads (the peek of an error body, the body read for
+the caller with ``stream=False``) `errorkit._stacks.deadline.cut_at` shuts the
+socket down if the deadline passes, and the attempt ends as cut short
+(`CUT_SHORT`): an `APITimeoutError` whose message names the deadline.
 """
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any
+import http.client
+import socket
+import ssl
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ClosedPoolError,
     ConnectTimeoutError,
+    IncompleteRead,
     NameResolutionError,
     NewConnectionError,
+    ProtocolError,
     ProxyError,
     ReadTimeoutError,
     SSLError,
 )
 from urllib3.util.retry import Retry as _Urllib3Retry
+from urllib3.util.timeout import Timeout
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
+from errorkit._stacks.deadline import CUT_SHORT, cut_at
+from errorkit._stacks.decoding import bounded_decode
 from errorkit._stacks.exceptions import most_specific, status_error, transport_error
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
-    from errorkit._info import ErrorInfo
+    from errorkit._exceptions import APIConnectionError
 
 __all__ = ["RetryAdapter"]
+
+T = TypeVar("T")
 
 _NOT_REPLAYABLE = object()
 # urllib3 must not retry on its own underneath: attempts would multiply.
@@ -50,14 +78,26 @@ _NO_URLLIB3_RETRIES = _Urllib3Retry(0, read=False)
 class RetryAdapter(HTTPAdapter):
     """A requests transport adapter that classifies errors and retries by `policy`.
 
+    With ``RetryPolicy(deadline=D)`` the call returns within about D seconds,
+    whatever the server does: every timeout of an attempt is clipped to the time
+    left, and errorkit's own body reads (an error body it classifies, a body it
+    reads for the caller with ``stream=False``) are cut at the deadline. What the
+    caller reads by itself from a ``stream=True`` response after errorkit returned
+    it is the caller's business: each of those reads is bounded by the read
+    timeout of the attempt (the caller's, clipped to the time that was left), the
+    whole body by nothing errorkit sets.
+
     Args:
         policy: the `RetryPolicy` (default: `RetryPolicy()`).
         raise_for_status: raise the errorkit exception for an error response
             after the last attempt (it is also a `requests.HTTPError`); by
             default the final response is returned unchanged.
-        max_body: bytes of an error body read for classification, and the
-            largest unread body drained (rather than closed) when a response is
-            discarded; an int >= 0, default 64 KiB.
+        max_body: an int >= 0, default 64 KiB: errorkit reads at most
+            ``max_body + 1`` bytes of an error body as sent (compressed or not)
+            and classifies it from at most `max_body` decoded bytes. Those bytes
+            are put back, so the caller reads the whole body as requests gives
+            it. A discarded response whose body fit is released for reuse, a
+            longer one is closed.
         **kwargs: `HTTPAdapter`'s own (`pool_connections`, `pool_maxsize`,
             `pool_block`); `max_retries` is refused: the policy owns retries.
     """
@@ -105,7 +145,14 @@ class RetryAdapter(HTTPAdapter):
 class _Call:
     """One hop of `Session.send`, as `drive()` runs it (see `errorkit._loop.Call`)."""
 
-    __slots__ = ("adapter", "has_idempotency_key", "request", "send_args", "start")
+    __slots__ = (
+        "adapter",
+        "deadline_at",
+        "has_idempotency_key",
+        "request",
+        "send_args",
+        "start",
+    )
 
     def __init__(
         self,
@@ -124,6 +171,8 @@ class _Call:
         body = request.body
         # Where a file body starts, taken before it is first read.
         self.start = None if body is None or type(body) is bytes else _body_start(body)
+        #: `time.monotonic()` at the policy's deadline, set by each attempt (None: no deadline).
+        self.deadline_at: float | None = None
 
     @property
     def method(self) -> str:
@@ -138,48 +187,55 @@ class _Call:
         return self.start is not _NOT_REPLAYABLE
 
     def attempt(
-        self, number: int, timeout: float | None
+        self,
+        number: int,  # noqa: ARG002 - the Call protocol's: a failed attempt rewinds the body
+        timeout: float | None,
     ) -> requests.Response | ErrorResponse[requests.Response] | Failed:
-        """Send once; with ``stream=False`` the body is read here, so its errors are failures."""
-        request, start = self.request, self.start
-        if number > 1 and isinstance(start, int):
-            request.body.seek(start)  # type: ignore[union-attr]
+        """Send once; with ``stream=False`` a success body is read here, so its errors are failures.
+
+        An error response's body is peeked (bounded, cut at the deadline) and
+        classified; a peek that fails is the attempt's failure.
+        """
         stream, user_timeout, verify, cert, proxies = self.send_args
         if timeout is not None:
+            self.deadline_at = time.monotonic() + timeout
             user_timeout = _clip(user_timeout, timeout)
         try:
             response = HTTPAdapter.send(
-                self.adapter, request, stream, user_timeout, verify, cert, proxies
+                self.adapter, self.request, stream, user_timeout, verify, cert, proxies
             )
-            if response.status_code < 400:
-                if not stream:
-                    _ = response.content
-                return response
-            return ErrorResponse(response, self._inspect(response, stream))
         except _TRANSPORT_ERRORS as exc:
-            return Failed(exc, _failure(exc))
-
-    def _inspect(self, response: requests.Response, stream: bool) -> ErrorInfo:
+            return self._rewound(Failed(exc, self._failure(exc)))
+        if response.status_code < 400:
+            if stream:
+                return response
+            read = self._read(response, _content)
+            return self._rewound(read) if isinstance(read, Failed) else response
         bound = self.adapter.max_body
-        body = _peek(response, bound) if stream else response.content
+        prefix = self._read(response, lambda r: _peek(r, bound))
+        if isinstance(prefix, Failed):
+            return self._rewound(prefix)
+        body = bounded_decode(response.headers.get("content-encoding"), prefix, bound)
         info = parse(response.status_code, response.headers, body, max_body=bound)
         if info is None:  # pragma: no cover - parse() answers for every status >= 400
             raise AssertionError(response.status_code)
         response._errorkit_info = info  # type: ignore[attr-defined]  # noqa: SLF001
-        return info
+        return self._rewound(ErrorResponse(response, info))
 
     def discard(self, response: requests.Response) -> None:
-        _discard(response, self.adapter.max_body)
+        _discard(response)
 
     def finish(self, final: Final[requests.Response]) -> requests.Response:
         result = final.result
         if isinstance(result, Failed):
-            error = result.error
-            request = getattr(error, "request", None)
-            raise transport_error(
-                result, final.attempts, foreign_kwargs={"request": request}
-            ) from error
+            raise _transport_error(result, final.attempts) from result.error
         response = result.response
+        if not self.send_args[0]:
+            # stream=False: requests reads the whole body for the caller; read it
+            # here, within the deadline (from memory when the peek got all of it).
+            read = self._read(response, _content)
+            if isinstance(read, Failed):
+                raise _transport_error(read, final.attempts) from read.error
         if not self.adapter.raise_for_status:
             return response
         raise status_error(
@@ -189,6 +245,84 @@ class _Call:
             attempts=final.attempts,
             foreign_kwargs={"response": response, "request": response.request},
         )
+
+    def _read(
+        self, response: requests.Response, read: Callable[[requests.Response], T]
+    ) -> T | Failed:
+        """errorkit's own `read` of `response`'s body, cut at the deadline; `Failed` if it fails.
+
+        A failed read closes the response: its connection is in an unknown state.
+        Any other requests error (a body that does not decode) is raised as
+        requests itself would raise it.
+        """
+        deadline_at = self.deadline_at
+        if deadline_at is None:
+            try:
+                return read(response)
+            except _TRANSPORT_ERRORS as exc:
+                response.close()
+                return Failed(exc, _failure(exc))
+        error: requests.RequestException | None = None
+        with cut_at(_socket_of(response.raw), deadline_at - time.monotonic()) as cut:
+            try:
+                value = read(response)
+            except requests.RequestException as exc:
+                error = exc
+        if cut.fired:
+            # Even without an error: a body delimited by the connection's close
+            # ends early, and silently, when the socket is shut down.
+            response.close()
+            return Failed(self._cut_short(response, error), CUT_SHORT)
+        if error is None:
+            return value
+        if not isinstance(error, _TRANSPORT_ERRORS):
+            raise error
+        response.close()
+        return Failed(error, _failure(error))
+
+    def _failure(self, exc: BaseException) -> TransportFailure:
+        """`_failure(exc)`, except that a timeout that ended at the deadline is `CUT_SHORT`.
+
+        The deadline is then what ended the attempt (its timeouts were clipped to
+        it), and the message says so.
+        """
+        failure = _failure(exc)
+        deadline_at = self.deadline_at
+        if failure.timeout and deadline_at is not None and time.monotonic() >= deadline_at:
+            return CUT_SHORT
+        return failure
+
+    def _cut_short(
+        self, response: requests.Response, cause: BaseException | None
+    ) -> requests.exceptions.ReadTimeout:
+        """The stack's error for a body read the deadline ended (`cause`: what the read raised)."""
+        exc = requests.exceptions.ReadTimeout(
+            f"body read cut short at the policy deadline ({self.adapter.policy.deadline} s)",
+            request=response.request,
+        )
+        exc.__cause__ = cause
+        return exc
+
+    def _rewound(self, result: T) -> T:
+        """`result` of an attempt that did not succeed, once a file body is back at its start.
+
+        Rewinding now, before the policy decides, means a body that cannot be
+        rewound makes the request not replayable, so the caller gets this outcome
+        rather than an error from the re-send.
+        """
+        start = self.start
+        if isinstance(start, int) and not _rewind(self.request.body, start):
+            self.start = _NOT_REPLAYABLE
+        return result
+
+
+def _content(response: requests.Response) -> bytes:
+    return response.content
+
+
+def _transport_error(failed: Failed, attempts: int) -> APIConnectionError:
+    request = getattr(failed.error, "request", None)
+    return transport_error(failed, attempts, foreign_kwargs={"request": request})
 
 
 _TRANSPORT_ERRORS = (
@@ -238,16 +372,33 @@ def _failure(exc: BaseException) -> TransportFailure:
 
 
 def _body_start(body: object) -> object:
-    """None/int offset when `body` can be sent again; `_NOT_REPLAYABLE` otherwise."""
+    """None/int offset when `body` can be sent again; `_NOT_REPLAYABLE` otherwise.
+
+    A file can be sent again when it can tell where it is and seek back there; one
+    that says it is not `seekable()` (a pipe, a socket, an urllib3 response) cannot,
+    even though it has a ``tell()``.
+    """
     if body is None or isinstance(body, (bytes, str, bytearray)):
         return None
     seek, tell = getattr(body, "seek", None), getattr(body, "tell", None)
-    if callable(seek) and callable(tell):
-        try:
-            return int(tell())
-        except (OSError, ValueError):
+    if not (callable(seek) and callable(tell)):
+        return _NOT_REPLAYABLE
+    seekable = getattr(body, "seekable", None)
+    try:
+        if callable(seekable) and not seekable():
             return _NOT_REPLAYABLE
-    return _NOT_REPLAYABLE
+        return int(tell())
+    except (OSError, ValueError, TypeError):
+        return _NOT_REPLAYABLE
+
+
+def _rewind(body: object, start: int) -> bool:
+    """Seek `body` back to `start`; False when it cannot."""
+    try:
+        body.seek(start)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - whatever a file-like raises, it cannot be re-sent
+        return False
+    return True
 
 
 def _clip(timeout: Any, remaining: float) -> Any:
@@ -260,60 +411,211 @@ def _clip(timeout: Any, remaining: float) -> Any:
         return (_min(connect, remaining), _min(read, remaining))
     if isinstance(timeout, (int, float)):
         return min(timeout, remaining)
-    return timeout  # a urllib3 Timeout object: left as the caller built it
+    if isinstance(timeout, Timeout):
+        # Its `total` bounds connect and read together: a copy with a total that
+        # ends at the deadline.
+        clipped = timeout.clone()
+        total = timeout.total
+        clipped.total = min(total, remaining) if isinstance(total, (int, float)) else remaining
+        return clipped
+    return timeout  # not a timeout requests accepts: it raises its own error
 
 
 def _min(value: float | None, remaining: float) -> float:
     return remaining if value is None else min(value, remaining)
 
 
+# -- the bounded peek of an error body -------------------------------------------------
+
+
 def _peek(response: requests.Response, bound: int) -> bytes:
-    """Read at most `bound` decoded bytes of a streamed body, leaving it whole for the caller."""
+    """Up to ``bound + 1`` bytes of the body as sent, put back for whoever reads it next.
+
+    They are read from the http.client response under urllib3 (``raw._fp``), so
+    urllib3 has seen nothing: its byte count, decoder and errors are as if the
+    body had not been touched. A failed read raises what requests raises for it
+    from ``iter_content`` (`_read_error`). A response not read from a socket
+    (another adapter's, a mock's) is classified by its status and headers alone.
+    """
     raw = response.raw
-    data: bytes = raw.read(bound + 1, decode_content=True) or b""
-    if len(data) <= bound:
-        response._content = data  # noqa: SLF001 - the state `.content` itself leaves
-        response._content_consumed = True  # type: ignore[attr-defined]  # noqa: SLF001
-    else:
-        response.raw = _PrefixedRaw(raw, data)
-    return data[:bound]
+    fp = getattr(raw, "_fp", None)
+    if bound == 0 or fp is None or not callable(getattr(fp, "read", None)):
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= bound:
+            piece = fp.read(bound + 1 - size)
+            if not piece:
+                _check_length(fp, size)
+                break
+            chunks.append(piece)
+            size += len(piece)
+    except (http.client.HTTPException, OSError) as exc:
+        raise _read_error(exc, response) from exc
+    prefix = b"".join(chunks)
+    replayed = _Replayed(fp, prefix)
+    raw._fp = replayed  # noqa: SLF001 - urllib3 reads the body from there
+    if replayed.received:
+        # Nothing is left on the wire: the connection goes back to the pool now, as
+        # urllib3 would release it on reading the end (it will not see that end).
+        raw.release_conn()
+    return prefix
 
 
-class _PrefixedRaw:
-    """A urllib3 response whose first bytes were already pulled: they come first again."""
+def _check_length(fp: Any, got: int) -> None:
+    """Raise, as urllib3 does, for a body that ended before its Content-Length.
 
-    def __init__(self, raw: Any, prefix: bytes) -> None:
-        self._raw = raw
-        self._prefix = prefix
+    http.client's ``read(amt)`` returns what came, then b"", and leaves its
+    ``length`` at the count still missing.
+    """
+    missing = getattr(fp, "length", None)
+    if isinstance(missing, int) and missing > 0:
+        raise IncompleteRead(got, missing)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
 
-    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> bytes:
-        head, self._prefix = self._prefix, b""
-        if amt is None:
-            return head + (self._raw.read(None, *args, **kwargs) or b"")
-        if head:
-            self._prefix = head[amt:]
-            return head[:amt]
-        data: bytes = self._raw.read(amt, *args, **kwargs) or b""
+def _read_error(exc: BaseException, response: requests.Response) -> requests.RequestException:
+    """What requests raises for a body read that failed with `exc`.
+
+    urllib3 turns a socket timeout into `ReadTimeoutError`, an SSL error into
+    `SSLError` and any other into `ProtocolError`; requests' ``iter_content``
+    turns those into `ConnectionError`, `requests.exceptions.SSLError` and
+    `ChunkedEncodingError`. The same here, so a peek fails like ``.content``.
+    """
+    request = response.request
+    pool: Any = getattr(response.raw, "_pool", None)  # named in the message, as urllib3 does
+    if isinstance(exc, TimeoutError):
+        return requests.ConnectionError(
+            ReadTimeoutError(pool, None, "Read timed out."), request=request
+        )
+    if isinstance(exc, ssl.SSLError):
+        return requests.exceptions.SSLError(SSLError(exc), request=request)
+    return requests.exceptions.ChunkedEncodingError(
+        ProtocolError(f"Connection broken: {exc!r}", exc), request=request
+    )
+
+
+class _Replayed:
+    """The http.client response under a urllib3 one, with the bytes errorkit peeked put back.
+
+    urllib3 reads a body through ``raw._fp``; this stands in for it and gives the
+    peeked bytes first, then the rest from the real one, so urllib3 counts,
+    decodes (or not) and raises for the caller exactly as it would have. It has
+    no ``fp`` attribute on purpose: urllib3 then reads a chunked body through
+    ``read()``, where http.client undoes the chunking, instead of parsing chunks
+    itself from the middle of one. (So urllib3's ``read_chunked()``, which needs
+    that attribute, is not available on a peeked response; ``read()``,
+    ``stream()`` and requests' ``iter_content()`` are.)
+    """
+
+    __slots__ = ("_closed", "_offset", "_prefix", "inner")
+
+    def __init__(self, inner: Any, prefix: bytes) -> None:
+        self.inner = inner
+        self._prefix = memoryview(prefix)
+        self._offset = 0
+        self._closed = False
+
+    @property
+    def received(self) -> bool:
+        """Whether the whole body has come off the socket (into the prefix or already read)."""
+        return self._closed or _is_closed(self.inner)
+
+    def _left(self) -> int:
+        return len(self._prefix) - self._offset
+
+    def _take(self, amt: int | None) -> bytes:
+        left = self._left()
+        if left <= 0:
+            return b""
+        count = left if amt is None or amt < 0 else min(amt, left)
+        head = bytes(self._prefix[self._offset : self._offset + count])
+        self._offset += count
+        return head
+
+    def read(self, amt: int | None = None) -> bytes:
+        head = self._take(amt)
+        if amt is None or amt < 0:
+            rest: bytes = self.inner.read()
+            return head + rest if head else rest
+        if len(head) < amt:
+            more: bytes = self.inner.read(amt - len(head))
+            return head + more if head else more
+        return head
+
+    def read1(self, amt: int = -1) -> bytes:
+        if self._left():
+            return self._take(amt)
+        data: bytes = self.inner.read1(amt)
         return data
 
-    def stream(self, amt: int = 2**16, decode_content: bool | None = None) -> Any:
-        if self._prefix:
-            head, self._prefix = self._prefix, b""
-            yield head
-        # read(), not stream(): urllib3's stream() parses chunked framing itself and
-        # would start mid-chunk after the peek's read().
-        while data := self._raw.read(amt, decode_content=decode_content):
-            yield data
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def isclosed(self) -> bool:
+        return not self._left() and self.received
+
+    @property
+    def closed(self) -> bool:
+        return not self._left() and (self._closed or bool(getattr(self.inner, "closed", False)))
+
+    def close(self) -> None:
+        self._prefix = memoryview(b"")
+        self._offset = 0
+        self._closed = True
+        self.inner.close()
+
+    def fileno(self) -> int:
+        number: int = self.inner.fileno()
+        return number
+
+    def flush(self) -> None:
+        flush = getattr(self.inner, "flush", None)
+        if callable(flush):
+            flush()
 
 
-def _discard(response: requests.Response, bound: int) -> None:
-    """Release a response that will not be returned, so its connection is reused."""
-    if not response._content_consumed:  # type: ignore[attr-defined]  # noqa: SLF001
-        length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) <= bound:
-            with contextlib.suppress(requests.RequestException):
-                _ = response.content  # small: read to EOF, the connection goes back to the pool
+def _is_closed(fp: Any) -> bool:
+    """Whether http.client is done with `fp`: its body read to the end, or it was closed."""
+    isclosed = getattr(fp, "isclosed", None)
+    if callable(isclosed):
+        return bool(isclosed())
+    return bool(getattr(fp, "closed", False))
+
+
+def _socket_of(raw: Any) -> socket.socket | None:
+    """The socket a urllib3 response still reads from, for `cut_at`; None if none.
+
+    The connection urllib3 holds while the body is unread is the first place
+    (``raw._connection.sock``); then the socket file http.client reads from
+    (``raw._fp.fp``: a buffered reader over a ``socket.SocketIO``). None when the
+    peek already received the whole body, or for a response not read from a
+    socket: nothing is then cut, and each read stays bounded by its timeout.
+    """
+    fp = getattr(raw, "_fp", None)
+    if isinstance(fp, _Replayed):
+        if fp.received:
+            return None
+        fp = fp.inner
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if not isinstance(sock, socket.socket):
+        sock = getattr(getattr(getattr(fp, "fp", None), "raw", None), "_sock", None)
+    if not isinstance(sock, socket.socket):
+        sock = getattr(sock, "socket", None)  # urllib3's SSLTransport (TLS in TLS)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _discard(response: requests.Response) -> None:
+    """Release a response that will not be returned, without decoding a byte of it.
+
+    When errorkit's peek received the whole body, its connection is already back
+    in the pool (`_peek`) and stays there; otherwise closing the response closes
+    the connection: reading on would cost time, and a compressed body is never
+    worth inflating to throw away.
+    """
     response.close()

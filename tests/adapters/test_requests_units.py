@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import socket
+import ssl
 from typing import Any
 
 import pytest
@@ -16,9 +18,19 @@ from urllib3.exceptions import (
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
+    SSLError,
 )
+from urllib3.util.timeout import Timeout
 
-from errorkit.requests import _NOT_REPLAYABLE, _body_start, _clip, _failure, _PrefixedRaw
+from errorkit.requests import (
+    _NOT_REPLAYABLE,
+    _body_start,
+    _clip,
+    _failure,
+    _read_error,
+    _Replayed,
+    _socket_of,
+)
 
 
 def _wrapped(reason: Exception) -> MaxRetryError:
@@ -72,6 +84,12 @@ def test_body_replay_detection() -> None:
 
     assert _body_start(Broken()) is _NOT_REPLAYABLE
 
+    class Unseekable(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+    assert _body_start(Unseekable(b"x")) is _NOT_REPLAYABLE  # tell() alone is not enough
+
 
 @pytest.mark.parametrize(
     ("timeout", "remaining", "expected"),
@@ -91,26 +109,117 @@ def test_timeouts_are_clipped_to_the_deadline(
     assert _clip(timeout, remaining) == expected
 
 
-class _Raw:
+def test_a_urllib3_timeout_is_clipped_by_its_total() -> None:
+    """A urllib3 Timeout keeps its connect and read parts; its total ends at the deadline."""
+    clipped = _clip(Timeout(connect=3.0, read=10.0), 2.0)
+    assert (clipped.total, clipped.connect_timeout) == (2.0, 2.0)
+    assert _clip(Timeout(total=1.0), 2.0).total == 1.0
+    original = Timeout(read=10.0)
+    _clip(original, 2.0)
+    assert original.total is None  # the caller's object is left alone
+
+
+@pytest.mark.parametrize(
+    ("exc", "raised", "timeout", "description"),
+    [
+        (TimeoutError("timed out"), requests.ConnectionError, True, "read timeout"),
+        (ssl.SSLError("bad record mac"), requests.exceptions.SSLError, False, "TLS"),
+        (
+            ConnectionResetError("reset"),
+            requests.exceptions.ChunkedEncodingError,
+            False,
+            "cut short",
+        ),
+        (
+            http.client.IncompleteRead(b"", 10),
+            requests.exceptions.ChunkedEncodingError,
+            False,
+            "cut short",
+        ),
+    ],
+    ids=["timeout", "tls", "reset", "incomplete"],
+)
+def test_a_failed_peek_raises_what_iter_content_raises(
+    exc: BaseException, raised: type[BaseException], timeout: bool, description: str
+) -> None:
+    """A body read errorkit makes below urllib3 fails as requests' iter_content would."""
+    error = _read_error(exc, requests.Response())
+    assert type(error) is raised
+    assert isinstance(error.args[0], (ReadTimeoutError, ProtocolError, SSLError))
+    failure = _failure(error)
+    assert failure.timeout is timeout
+    assert description in (failure.description or "")
+
+
+def test_no_socket_is_found_in_a_response_not_read_from_one() -> None:
+    """Nothing to cut: a mock's raw body, or none at all."""
+    assert _socket_of(None) is None
+    assert _socket_of(io.BytesIO(b"x")) is None
+
+
+class _Inner:
+    """Stands in for the http.client response under urllib3: a body, read to its end."""
+
     def __init__(self, data: bytes) -> None:
         self.stream_data = io.BytesIO(data)
         self.closed = False
 
-    def read(self, amt: int | None = None, **_: object) -> bytes:
+    def read(self, amt: int | None = None) -> bytes:
         return self.stream_data.read(amt)
+
+    def read1(self, amt: int = -1) -> bytes:
+        return self.stream_data.read1(amt)
+
+    def isclosed(self) -> bool:
+        return self.closed or self.stream_data.tell() == len(self.stream_data.getbuffer())
 
     def close(self) -> None:
         self.closed = True
 
 
-def test_prefixed_raw_replays_the_peeked_bytes_first() -> None:
-    """A peeked prefix comes back first, in any read size, then the rest; other
-    attributes reach the real raw response."""
-    raw = _PrefixedRaw(_Raw(b"CDEF"), b"AB")
-    assert raw.read(1) == b"A"
-    assert raw.read(5) == b"B"
-    assert raw.read(None) == b"CDEF"
-    raw2 = _PrefixedRaw(_Raw(b"CDEF"), b"AB")
-    assert b"".join(raw2.stream(3)) == b"ABCDEF"
-    raw2.close()
-    assert raw2.closed is True
+def test_replayed_gives_the_peeked_bytes_first() -> None:
+    """A peeked prefix comes back first, in any read size, then the rest; a read that
+    the prefix cannot fill goes on to the real body, as a buffered read would."""
+    fp = _Replayed(_Inner(b"CDEF"), b"AB")
+    assert fp.read(1) == b"A"
+    assert fp.read(3) == b"BCD"
+    assert fp.read(None) == b"EF"
+    fp2 = _Replayed(_Inner(b"CDEF"), b"AB")
+    assert fp2.read1(10) == b"AB"
+    assert fp2.read1(10) == b"CDEF"
+    fp3 = _Replayed(_Inner(b"CD"), b"AB")
+    buffer = bytearray(3)
+    assert fp3.readinto(buffer) == 3
+    assert bytes(buffer) == b"ABC"
+
+
+def test_replayed_is_closed_only_once_the_prefix_is_read() -> None:
+    """urllib3 stops reading at isclosed(): never while peeked bytes are left."""
+    inner = _Inner(b"")
+    fp = _Replayed(inner, b"AB")
+    assert fp.received
+    assert not fp.isclosed()
+    assert not fp.closed
+    assert fp.read(2) == b"AB"
+    assert fp.isclosed()
+    fp.close()
+    assert inner.closed
+
+
+def test_replayed_passes_the_rest_to_the_real_response() -> None:
+    """fileno() and flush() are the real response's; an inner file without
+    isclosed() is done once closed."""
+    with socket.socket() as sock:
+        inner = sock.makefile("rb")
+        fp = _Replayed(inner, b"")
+        assert fp.readable()
+        assert fp.fileno() == sock.fileno()
+        fp.flush()
+        before = fp.received
+        fp.close()
+        assert (before, fp.received, inner.closed) == (False, True, True)
+
+
+def test_replayed_hides_the_chunk_reader() -> None:
+    """No ``fp`` attribute: urllib3 must not parse chunks itself after a peek."""
+    assert not hasattr(_Replayed(_Inner(b""), b""), "fp")
