@@ -30,8 +30,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from errorkit._clock import under_trio
 from errorkit._policy import TransportFailure
 
 if TYPE_CHECKING:
@@ -154,14 +155,29 @@ class DeadlineReached(Exception):  # noqa: N818 - an event, raised and caught by
         self.error = error
 
 
+async def within(awaitable: Awaitable[_T], seconds: float) -> _T:
+    """Await `awaitable` for at most `seconds`; `DeadlineReached` when that limit fired.
+
+    The async twin of `cut_at`, on the running event loop (asyncio's, or trio's
+    for httpx under trio). A cancellation from outside, or a timeout of another
+    scope, propagates as it is.
+    """
+    if under_trio():
+        return await _within_trio(awaitable, seconds)
+    return await _within_asyncio(awaitable, seconds)
+
+
+async def _within_trio(awaitable: Awaitable[_T], seconds: float) -> _T:
+    trio: Any = sys.modules["trio"]
+    with trio.move_on_after(max(seconds, 0.0)):
+        return await awaitable
+    # Only reached when this scope's own deadline cancelled the awaitable.
+    raise DeadlineReached(TimeoutError())
+
+
 if sys.version_info >= (3, 11):
 
-    async def within(awaitable: Awaitable[_T], seconds: float) -> _T:
-        """Await `awaitable` for at most `seconds`; `DeadlineReached` when that limit fired.
-
-        The asyncio twin of `cut_at`. A cancellation from outside, or a
-        TimeoutError of another scope, propagates as it is.
-        """
+    async def _within_asyncio(awaitable: Awaitable[_T], seconds: float) -> _T:
         try:
             async with asyncio.timeout(max(seconds, 0.0)) as scope:
                 return await awaitable
@@ -172,10 +188,8 @@ if sys.version_info >= (3, 11):
 
 else:  # pragma: no cover - Python 3.10: no asyncio.timeout()
 
-    async def within(awaitable: Awaitable[_T], seconds: float) -> _T:
-        """Await `awaitable` for at most `seconds`; `DeadlineReached` when that limit fired.
-
-        Runs in the current task, as asyncio.timeout() does: a stack's
+    async def _within_asyncio(awaitable: Awaitable[_T], seconds: float) -> _T:
+        """Runs in the current task, as asyncio.timeout() does: a stack's
         connections and responses belong to the task that opened them
         (asyncio.wait_for would make another).
         """
