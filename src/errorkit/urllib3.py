@@ -182,8 +182,9 @@ class Retry(_Urllib3Retry):
             ``reason`` is a ``ResponseError``; under requests that arrives as a
             ``requests.exceptions.RetryError`` wrapping it. With True, every
             final error status raises, not just the ones retried.
-        redirect: redirects urllib3 may follow in one ``urlopen`` (default 10;
-            each hop starts its own attempts and deadline). ``raise_on_redirect``
+        redirect: redirects urllib3 may follow in one ``urlopen`` (default 3, as
+            urllib3's default ``Retry(3)`` allows; each hop starts its own
+            attempts). ``raise_on_redirect``
             and ``remove_headers_on_redirect`` keep their urllib3 meaning.
         **retry_kwargs: the rest of urllib3's ``Retry`` arguments. Its counting
             and waiting knobs (``total``, ``connect``, ``read``, ``status``,
@@ -226,7 +227,11 @@ class Retry(_Urllib3Retry):
       headers with `request_headers` (which adds the key when the policy asks for
       one) or set the policy's ``idempotency_header`` yourself: the ``Retry``
       sees it and then allows retrying a POST that may have been processed.
-    - **Redirects.** A ``Retry-After`` on a 3xx is never slept on. Each hop
+    - **Redirects.** As with urllib3's default ``Retry(3)``, at most 3 are
+      followed (``redirect=``). A ``Retry-After`` on a 3xx is waited where
+      urllib3 waits it (a pool's ``urlopen``; a ``PoolManager`` follows
+      redirects without waiting), unless it is longer than ``max_retry_after``
+      (then the redirect is followed at once), and never past the deadline. Each hop
       starts its own attempts; under errorkit's `PoolManager` the deadline keeps
       counting from the first send, alone each hop starts its own deadline.
     """
@@ -236,7 +241,7 @@ class Retry(_Urllib3Retry):
         policy: RetryPolicy | None = None,
         *,
         raise_on_status: bool = False,
-        redirect: bool | int | None = 10,
+        redirect: bool | int | None = 3,
         max_body: int = MAX_BODY,
         _errorkit_hop: _Hop | None = None,
         **retry_kwargs: Any,
@@ -465,9 +470,27 @@ class Retry(_Urllib3Retry):
         if delay > 0:
             CLOCK.sleep(delay)
 
-    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:  # noqa: ARG002
-        """urllib3 calls this only before following a redirect: errorkit never waits there."""
-        return False
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        """Before following a redirect, wait its ``Retry-After``, as urllib3 does, within bounds.
+
+        urllib3 calls this only for a redirect. The wait is read by errorkit's
+        parser; one longer than the policy's ``max_retry_after`` is not waited
+        (the redirect is followed at once: a server cannot make the client sleep
+        past the policy's bounds), and none runs past the deadline. True when it
+        waited.
+        """
+        value = response.headers.get("Retry-After")
+        info = parse(503, {"Retry-After": value}) if value else None
+        seconds = info.retry_after if info is not None else None
+        if not seconds or seconds > self.policy.max_retry_after:
+            return False
+        left = self._time_left()
+        if left is not None:
+            seconds = min(seconds, left)
+        if seconds <= 0:
+            return False
+        CLOCK.sleep(seconds)
+        return True
 
     def parse_retry_after(self, retry_after: str) -> float:
         """Seconds a ``Retry-After`` value asks for, read by errorkit's parser.

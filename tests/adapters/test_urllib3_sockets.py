@@ -595,6 +595,43 @@ def test_each_redirect_hop_has_its_own_attempts(server: FaultServer) -> None:
     assert (server.hits("/a"), server.hits("/b")) == (1, 3)
 
 
+@pytest.mark.parametrize(("hops", "followed"), [(3, True), (4, False)])
+def test_redirects_are_capped_as_urllib3s_default(
+    server: FaultServer, hops: int, followed: bool
+) -> None:
+    """Three redirects are followed, a fourth is urllib3's MaxRetryError, as with Retry(3)."""
+    for n in range(hops):
+        server.script(f"/r{n}", [respond(302, headers={"Location": f"/r{n + 1}"})])
+    server.script(f"/r{hops}", [respond(200, body=b"end")])
+
+    def outcome(http: urllib3.PoolManager) -> bytes | None:
+        try:
+            return http.request("GET", server.url("/r0"), timeout=5).data
+        except MaxRetryError:
+            return None
+
+    outcomes = [outcome(urllib3.PoolManager()), outcome(_manager())]
+    assert outcomes == ([b"end", b"end"] if followed else [None, None])
+
+
+def test_a_redirect_retry_after_is_waited_as_urllib3_does(server: FaultServer) -> None:
+    """A pool following a 303 with Retry-After: 2 waits 2 s first; one of an hour, not at all.
+
+    (urllib3's pool waits a redirect's Retry-After; its PoolManager, which follows
+    redirects itself, never does: errorkit does the same.)
+    """
+    server.script("/wait", [respond(303, headers={"Location": "/to", "Retry-After": "2"})])
+    server.script("/long", [respond(303, headers={"Location": "/to", "Retry-After": "3600"})])
+    server.script("/to", [respond(200, body=b"here")])
+    with instant_waits() as waits, urllib3.connection_from_url(server.url("/")) as pool:
+        for path in ("/wait", "/long"):
+            r = pool.urlopen("GET", path, retries=Retry(FAST), timeout=5)
+            assert r.data == b"here"
+        assert _manager().request("GET", server.url("/wait"), timeout=5).data == b"here"
+    assert waits.delays == [2.0]
+    assert server.hits("/to") == 3
+
+
 def test_shared_budget_caps_retries_across_managers_and_threads(server: FaultServer) -> None:
     """Two PoolManagers and four threads sharing one budget: one retry in all, 9 hits."""
     budget = RetryBudget(ratio=0.0, min_per_second=0.1, window=10.0)

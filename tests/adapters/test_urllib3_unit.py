@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import io
 import pickle
@@ -170,11 +171,35 @@ def test_sleep_waits_the_decided_delay_through_errorkits_clock() -> None:
     assert waits.delays == [0.5]
 
 
-def test_redirect_retry_after_is_never_slept_on() -> None:
-    """sleep_for_retry, which urllib3 calls before a redirect, never waits."""
-    start = time.monotonic()
-    assert Retry(POLICY).sleep_for_retry(_response(302, headers={"Retry-After": "5"})) is False
-    assert time.monotonic() - start < 0.5
+@pytest.mark.parametrize(
+    ("value", "waited"),
+    [("5", [5.0]), ("0", []), (None, []), ("soon", []), ("3600", [])],
+)
+def test_a_redirect_retry_after_is_waited_within_the_policy(
+    value: str | None, waited: list[float]
+) -> None:
+    """sleep_for_retry (before a redirect) waits a Retry-After up to max_retry_after only."""
+    headers = {} if value is None else {"Retry-After": value}
+    with instant_waits() as waits:
+        slept = Retry(POLICY).sleep_for_retry(_response(302, headers=headers))
+    assert waits.delays == waited
+    assert slept is bool(waited)
+
+
+def test_a_redirect_wait_stops_at_the_deadline() -> None:
+    """A hop with 2 s left waits 2 s of a redirect's Retry-After: 30."""
+    retry = Retry(dataclasses.replace(POLICY, deadline=10.0, max_retry_after=60.0))
+    with instant_waits() as waits:
+        started = retry._from_first_send()  # the PoolManager's stamp
+        waits.sleep(8.0)
+        waits.clear()
+        assert started.sleep_for_retry(_response(302, headers={"Retry-After": "30"}))
+    assert waits.delays == [pytest.approx(2.0, abs=0.01)]
+
+
+def test_redirects_are_capped_at_three_as_urllib3s_default() -> None:
+    """Retry() follows as many redirects as urllib3's default Retry(3)."""
+    assert Retry(POLICY).redirect == 3
 
 
 @pytest.mark.parametrize(("value", "expected"), [("7", 7.0), (" 0 ", 0.0), (None, 30.0)])
