@@ -319,9 +319,11 @@ def test_compatible_is_built_once_and_named() -> None:
     assert cls.__name__ == "RateLimitError"
     assert issubclass(cls, RateLimitError)
     assert issubclass(cls, requests.HTTPError)
-    assert compatible(APITimeoutError, asyncio.TimeoutError).__qualname__.startswith(
-        "APITimeoutError[",
-    )
+    # A transport error is the stack's own, raised after errorkit's attempts: its name.
+    timeout = compatible(APITimeoutError, httpx.ReadTimeout)
+    assert (timeout.__module__, timeout.__qualname__) == ("httpx", "ReadTimeout")
+    assert issubclass(timeout, APITimeoutError)
+    assert compatible(APITimeoutError, asyncio.TimeoutError).__qualname__ == "TimeoutError"
 
 
 def test_compatible_is_one_class_under_a_thread_race() -> None:
@@ -514,16 +516,28 @@ def connector_error() -> aiohttp.ClientConnectorError:
 def test_transport_errors_stay_catchable_as_the_stacks_own(
     cls: type[APIError], original: BaseException
 ) -> None:
-    """A transport error keeps the stack's class (built from its args) and errorkit's str."""
+    """A transport error keeps the stack's class (built from its args), name, str and repr.
+
+    errorkit's view is in `.info` and `.attempts`; the text says how many attempts
+    were made. A stack error with no text (a bare TimeoutError) gets errorkit's.
+    """
     category = Category.TIMEOUT if cls is APITimeoutError else Category.CONNECTION
     info = make_info(category, message="no response")
     exc = build(cls, type(original), info, attempts=2, foreign_args=original.args)
     assert isinstance(exc, type(original))
     assert isinstance(exc, cls)
-    assert str(exc) == f"{category}: no response (after 2 attempts)"
+    assert type(exc).__name__ == type(original).__name__
+    own = str(original)
+    expected = f"{own} (after 2 attempts)" if own else f"{category}: no response (after 2 attempts)"
+    assert str(exc) == expected
+    if original.args:  # else errorkit's text is its one argument
+        assert repr(exc) == repr(original)
+    once = build(cls, type(original), info, attempts=1, foreign_args=original.args)
+    assert str(once) == (own or f"{category}: no response")
     clone = roundtrip(exc)
     assert type(clone) is type(exc)
     assert (clone.info, clone.attempts) == (info, 2)
+    assert str(clone) == str(exc)
 
 
 # --- the request's own credentials never stay in what errorkit builds ---------------

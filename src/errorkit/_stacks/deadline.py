@@ -144,6 +144,13 @@ CUT_SHORT = TransportFailure(
 )
 
 
+def is_cut_short(failure: TransportFailure) -> bool:
+    """Whether `failure` is `CUT_SHORT`, or an adapter's copy of it naming the deadline's value."""
+    return failure is CUT_SHORT or (
+        failure.timeout and failure.description.startswith(CUT_SHORT.description)
+    )
+
+
 class DeadlineReached(Exception):  # noqa: N818 - an event, raised and caught by the adapters
     """errorkit's own time limit on an async attempt (or a drain) fired.
 

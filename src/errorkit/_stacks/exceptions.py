@@ -52,6 +52,8 @@ from errorkit._exceptions import (
     restore,
 )
 from errorkit._redact import redact_args, redact_kwargs, scrub_exception
+from errorkit._stacks.deadline import is_cut_short
+from errorkit._text import escape_control
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -144,7 +146,7 @@ def transport_error(
     original = failed.error
     scrub_exception(original)
     cls = APITimeoutError if failed.failure.timeout else APIConnectionError
-    return build(
+    error = build(
         cls,
         type(original) if foreign_cls is None else foreign_cls,
         failed.failure.info(),
@@ -152,6 +154,10 @@ def transport_error(
         foreign_args=original.args if foreign_args is None else foreign_args,
         foreign_kwargs=foreign_kwargs,
     )
+    if is_cut_short(failed.failure):
+        # errorkit ended it, not the stack: its text says so, naming the deadline.
+        error.__dict__.pop("_errorkit_stack_text", None)
+    return error
 
 
 def status_error(  # noqa: PLR0913 - both bases' arguments, kept keyword-only
@@ -208,22 +214,65 @@ def _make(errorkit_cls: type[APIError], foreign_cls: type[BaseException]) -> typ
         scrub_exception(self)  # what the stack's __init__ built from them (urllib3's message)
         if not foreign_args:
             self.args = (message,)  # errorkit's own line, made safe field by field
+        elif as_stack:
+            self.__dict__["_errorkit_stack_text"] = _stack_text(foreign_cls, self)
         self._errorkit_set(info, response, attempts)
 
     def __reduce__(self: APIError) -> tuple[Any, ...]:  # noqa: N807
         return (_restore, (errorkit_cls, foreign_cls, pickle_state(self)))
 
+    # A transport error is the stack's own error, raised after errorkit's attempts:
+    # it keeps the stack's name, text and repr (logs, ``pytest.raises(match=)`` and
+    # ``type(e).__name__`` see what they saw without errorkit). A status error is
+    # errorkit's, raised because the caller asked for it (raise_for_status=True).
+    as_stack = issubclass(errorkit_cls, APIConnectionError)
+    name = foreign_cls.__name__ if as_stack else errorkit_cls.__name__
     namespace = {
-        "__module__": __name__,
-        "__qualname__": f"{errorkit_cls.__name__}[{name_of(foreign_cls)}]",
+        "__module__": foreign_cls.__module__ if as_stack else __name__,
+        "__qualname__": (
+            foreign_cls.__qualname__
+            if as_stack
+            else f"{errorkit_cls.__name__}[{name_of(foreign_cls)}]"
+        ),
         "__doc__": f"`{errorkit_cls.__name__}` that is also a `{name_of(foreign_cls)}`.",
         "__init__": __init__,
         "__reduce__": __reduce__,
         # The foreign base may define its own (aiohttp, OSError): errorkit's win.
-        "__str__": APIError.__str__,
-        "__repr__": APIError.__repr__,
+        "__str__": _stack_str if as_stack else APIError.__str__,
+        "__repr__": _stack_repr(foreign_cls) if as_stack else APIError.__repr__,
     }
-    return type(errorkit_cls.__name__, (errorkit_cls, foreign_cls), namespace)
+    return type(name, (errorkit_cls, foreign_cls), namespace)
+
+
+def _stack_text(foreign_cls: type[BaseException], exc: BaseException) -> str:
+    """The stack's own ``str()`` of `exc` (its args already scrubbed), one printable line."""
+    try:
+        text = foreign_cls.__str__(exc)
+    except Exception:  # noqa: BLE001 - a stack __str__ that needs state it did not get
+        return ""
+    return escape_control(text)
+
+
+def _stack_str(self: APIError) -> str:
+    """The stack's own text, and how many attempts errorkit made when more than one.
+
+    errorkit's summary when the stack's text is empty (a bare TimeoutError) or
+    errorkit made the error itself (an attempt cut at the deadline).
+    """
+    text: str = self.__dict__.get("_errorkit_stack_text", "")
+    if not text:
+        return describe(self.info, self.attempts)
+    return text if self.attempts <= 1 else f"{text} (after {self.attempts} attempts)"
+
+
+def _stack_repr(foreign_cls: type[BaseException]) -> Any:
+    def __repr__(self: APIError) -> str:  # noqa: N807 - the built class's repr
+        try:
+            return escape_control(foreign_cls.__repr__(self))
+        except Exception:  # noqa: BLE001 - as in _stack_text
+            return APIError.__repr__(self)
+
+    return __repr__
 
 
 def _restore(
