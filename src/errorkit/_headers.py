@@ -47,7 +47,8 @@ READ_FIELDS = frozenset(
         ),
         # request ids
         *("x-request-id", "request-id", "x-amzn-requestid", "x-amz-request-id"),
-        *("x-ms-request-id", "x-github-request-id", "apigw-requestid", "x-correlation-id"),
+        *("x-ms-request-id", "x-github-request-id", "x-slack-req-id", "x-goog-request-id"),
+        *("apigw-requestid", "x-correlation-id"),
         "cf-ray",
     }
 )

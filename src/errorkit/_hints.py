@@ -69,6 +69,8 @@ REQUEST_ID_HEADERS = (
     "x-amz-request-id",  # Amazon S3
     "x-ms-request-id",  # Azure
     "x-github-request-id",  # GitHub
+    "x-slack-req-id",  # Slack Web API
+    "x-goog-request-id",  # Google APIs (Gemini / google-genai)
     "apigw-requestid",  # AWS API Gateway HTTP APIs
     "x-correlation-id",
     "cf-ray",  # Cloudflare edge id

@@ -335,8 +335,8 @@ class RetryPolicy:
         3. the outcome is not retryable: `Reason.NOT_RETRYABLE`;
         4. method safety: idempotent methods pass; others (POST, PATCH, CONNECT,
            unknown) pass only with an idempotency key or when the server cannot
-           have acted (a failure before sending, a 429, a 503 with a hint or
-           ``x-should-retry: true``), else `Reason.UNSAFE_METHOD`;
+           have acted (a failure before sending, ``x-should-retry: true`` at any
+           status, a 429, a 503 with a hint), else `Reason.UNSAFE_METHOD`;
         5. ``attempt >= max_attempts``: `Reason.ATTEMPTS_EXHAUSTED`;
         6. a server hint above `max_retry_after`: `Reason.HINT_TOO_LONG`; else the
            delay is computed (see the class docstring);
@@ -479,16 +479,18 @@ def _check_deadline(
 
 
 def _not_acted_on(outcome: Outcome) -> bool:
-    """True when the server cannot have processed the request that got `outcome`."""
+    """True when re-sending the request that got `outcome` cannot apply it twice.
+
+    A failure before sending; ``x-should-retry: true`` / ``Stripe-Should-Retry:
+    true`` at any status (the server vouches that a re-send is safe, as the OpenAI,
+    Anthropic and Stripe SDKs read it); a 429 (a rejection before processing); a
+    503 that says when to come back (a refusal, not a failure half-way through).
+    """
     if isinstance(outcome, TransportFailure):
         return not outcome.sent
-    # A 429 is a rejection before processing; a 503 that says when (or says "retry")
-    # is a refusal, not a failure half-way through.
-    if outcome.status == 429:
+    if outcome.should_retry is True or outcome.status == 429:
         return True
-    return outcome.status == 503 and (
-        outcome.retry_after is not None or outcome.should_retry is True
-    )
+    return outcome.status == 503 and outcome.retry_after is not None
 
 
 def _throttled(outcome: Outcome) -> bool:

@@ -438,11 +438,13 @@ def _replayable(body: object) -> bool:
         return False  # an async iterator runs once; errorkit does not buffer it
     if isinstance(body, IOBasePayload):
         file = getattr(body, "_value", None)
+        # Both calls may raise: a streaming tarfile member's seekable() asks a
+        # tarfile._Stream, which has no such method.
         try:
             file.tell()  # type: ignore[union-attr]
+            return bool(getattr(file, "seekable", lambda: True)())
         except (AttributeError, OSError, ValueError):
             return False
-        return bool(getattr(file, "seekable", lambda: True)())
     if isinstance(body, MultipartWriter):
         return not body.consumed and all(_replayable(part) for part, _, _ in body)
     return not _consumed(body)

@@ -7,8 +7,15 @@
 
 Each hop of `Session.send` (a redirect calls it again) is one logical request
 with its own attempts. With ``stream=False`` (requests' default) the body of a
-success is read inside the loop, so a body cut short is retried like any other
-transport failure.
+2xx is received inside the loop, as it came over the wire, so a body cut short
+is retried like any other transport failure; it is put back undecoded, and
+requests decodes it where it would have (in `Session.send`, after the response
+hooks ran and the cookies were stored), so a body that does not decode raises
+requests' own `ContentDecodingError` exactly as without errorkit. A redirect's
+body (3xx) is not touched: `Session.resolve_redirects` drains it, and tolerates
+one that does not decode. ``r.elapsed`` (requests times `adapter.send`) spans
+every attempt and wait of the hop, and with ``stream=False`` the 2xx body's
+download too.
 
 **What errorkit reads.** Of an error response, at most ``max_body + 1`` bytes as
 they came over the wire, taken from below urllib3 (the http.client response it
@@ -18,8 +25,8 @@ classification decodes a throwaway copy of those bytes with
 `errorkit._stacks.decoding.bounded_decode`, which never inflates more than
 ``max_body`` bytes. A response that is discarded for a retry is never decoded:
 its connection is reused when the peek read the whole body, else closed. Only the
-response returned to the caller is read whole, and only with ``stream=False``,
-where requests itself would read and decode it.
+response returned to the caller is received whole, and only with ``stream=False``,
+where requests itself would read it; errorkit never decodes it.
 
 **The deadline.** Each attempt's timeouts are clipped to the time left; around
 each of errorkit's own body reads (the peek of an error body, the body read for
@@ -33,6 +40,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import sys
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -71,6 +79,8 @@ __all__ = ["RetryAdapter"]
 T = TypeVar("T")
 
 _NOT_REPLAYABLE = object()
+#: Largest single read of a body from the http.client response.
+_PIECE = 64 * 1024
 # urllib3 must not retry on its own underneath: attempts would multiply.
 _NO_URLLIB3_RETRIES = _Urllib3Retry(0, read=False)
 
@@ -191,10 +201,11 @@ class _Call:
         number: int,  # noqa: ARG002 - the Call protocol's: a failed attempt rewinds the body
         timeout: float | None,
     ) -> requests.Response | ErrorResponse[requests.Response] | Failed:
-        """Send once; with ``stream=False`` a success body is read here, so its errors are failures.
+        """Send once; with ``stream=False`` a 2xx body is received here, so its errors are failures.
 
-        An error response's body is peeked (bounded, cut at the deadline) and
-        classified; a peek that fails is the attempt's failure.
+        A redirect (3xx) is returned at its headers. An error response's body is
+        peeked (bounded, cut at the deadline) and classified; a peek that fails is
+        the attempt's failure.
         """
         stream, user_timeout, verify, cert, proxies = self.send_args
         if timeout is not None:
@@ -207,9 +218,9 @@ class _Call:
         except _TRANSPORT_ERRORS as exc:
             return self._rewound(Failed(exc, self._failure(exc)))
         if response.status_code < 400:
-            if stream:
+            if stream or response.status_code >= 300:
                 return response
-            read = self._read(response, _content)
+            read = self._read(response, _receive)
             return self._rewound(read) if isinstance(read, Failed) else response
         bound = self.adapter.max_body
         prefix = self._read(response, lambda r: _peek(r, bound))
@@ -231,9 +242,9 @@ class _Call:
             raise _transport_error(result, final.attempts) from result.error
         response = result.response
         if not self.send_args[0]:
-            # stream=False: requests reads the whole body for the caller; read it
-            # here, within the deadline (from memory when the peek got all of it).
-            read = self._read(response, _content)
+            # stream=False: requests reads the whole body for the caller; receive
+            # it here, within the deadline (requests decodes it from memory).
+            read = self._read(response, _receive)
             if isinstance(read, Failed):
                 raise _transport_error(read, final.attempts) from read.error
         if not self.adapter.raise_for_status:
@@ -316,8 +327,13 @@ class _Call:
         return result
 
 
-def _content(response: requests.Response) -> bytes:
-    return response.content
+def _receive(response: requests.Response) -> None:
+    """Take the rest of `response`'s body off the wire, undecoded, and put it back (`_peek`).
+
+    requests then reads and decodes it from memory, where and as it would have
+    from the socket; a read that fails raises what requests' ``.content`` raises.
+    """
+    _peek(response, sys.maxsize)
 
 
 def _transport_error(failed: Failed, attempts: int) -> APIConnectionError:
@@ -431,6 +447,9 @@ def _min(value: float | None, remaining: float) -> float:
 def _peek(response: requests.Response, bound: int) -> bytes:
     """Up to ``bound + 1`` bytes of the body as sent, put back for whoever reads it next.
 
+    Read in pieces of at most `_PIECE` bytes (a huge `bound` allocates nothing),
+    from what errorkit already put back first when it peeked before.
+
     They are read from the http.client response under urllib3 (``raw._fp``), so
     urllib3 has seen nothing: its byte count, decoder and errors are as if the
     body had not been touched. A failed read raises what requests raises for it
@@ -445,9 +464,9 @@ def _peek(response: requests.Response, bound: int) -> bytes:
     size = 0
     try:
         while size <= bound:
-            piece = fp.read(bound + 1 - size)
+            piece = fp.read(min(_PIECE, bound + 1 - size))
             if not piece:
-                _check_length(fp, size)
+                _check_length(fp.inner if isinstance(fp, _Replayed) else fp, size)
                 break
             chunks.append(piece)
             size += len(piece)
@@ -531,6 +550,8 @@ class _Replayed:
         count = left if amt is None or amt < 0 else min(amt, left)
         head = bytes(self._prefix[self._offset : self._offset + count])
         self._offset += count
+        if self._offset == len(self._prefix):  # all given back: free the copy
+            self._prefix, self._offset = memoryview(b""), 0
         return head
 
     def read(self, amt: int | None = None) -> bytes:

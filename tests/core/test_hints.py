@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from errorkit._headers import normalize_headers
 from errorkit._hints import MAX_DURATION, MAX_HINT, NO_HINTS, parse_duration, read_hints
+from errorkit._parse import parse
 
 NOW = 1_800_000_000.0  # Fri, 15 Jan 2027 08:00:00 GMT
 
@@ -497,7 +498,9 @@ def test_should_retry(headers: dict[str, str], expected: bool | None) -> None:
         ("x-amzn-requestid", "x-amz-request-id"),
         ("x-amz-request-id", "x-ms-request-id"),
         ("x-ms-request-id", "x-github-request-id"),
-        ("x-github-request-id", "apigw-requestid"),
+        ("x-github-request-id", "x-slack-req-id"),
+        ("x-slack-req-id", "x-goog-request-id"),
+        ("x-goog-request-id", "apigw-requestid"),
         ("apigw-requestid", "x-correlation-id"),
         ("x-correlation-id", "cf-ray"),
     ],
@@ -506,6 +509,31 @@ def test_request_id_order(name: str, precedes: str) -> None:
     """Each request-id header is read, and wins over the ones after it in the list."""
     assert read_hints({name: "first", precedes: "second"}, now=NOW).request_id == "first"
     assert read_hints({precedes: "second"}, now=NOW).request_id == "second"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "request_id"),
+    [
+        (
+            {"x-slack-req-id": "2c6fcb4a4a2a1f9e5b6c", "retry-after": "1"},
+            b'{"ok": false, "error": "ratelimited"}',
+            "2c6fcb4a4a2a1f9e5b6c",
+        ),
+        (
+            {"x-goog-request-id": "goog-7f3a", "content-type": "application/json"},
+            b'{"error": {"code": 429, "message": "Quota", "status": "RESOURCE_EXHAUSTED"}}',
+            "goog-7f3a",
+        ),
+    ],
+    ids=["slack", "google"],
+)
+def test_slack_and_google_request_ids_reach_error_info(
+    headers: dict[str, str], body: bytes, request_id: str
+) -> None:
+    """The SDK review's Slack and Google errors keep their request id in `ErrorInfo`."""
+    info = parse(429, headers, body)
+    assert info is not None
+    assert info.request_id == request_id
 
 
 def test_request_id_ignores_trace_headers() -> None:

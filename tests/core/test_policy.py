@@ -22,6 +22,7 @@ from errorkit._policy import (
     _check_replayable,
     _check_retryable,
     _check_server_said_no,
+    _not_acted_on,
     is_idempotent,
 )
 
@@ -428,6 +429,7 @@ SAID_RETRY_400 = err(400, retryable=False, should_retry=True)  # x-should-retry:
         ("CONNECT", err(429, retry_after=1.0), UNKEYED, REPLAYABLE, RETRY, Reason.SERVER_HINT),
         ("POST", err(503, retry_after=1.0), UNKEYED, REPLAYABLE, RETRY, Reason.SERVER_HINT),
         ("PATCH", err(503, should_retry=True), UNKEYED, REPLAYABLE, RETRY, Reason.RETRYABLE),
+        ("POST", err(500, should_retry=True), UNKEYED, REPLAYABLE, RETRY, Reason.RETRYABLE),
         # ...else it stops: the server may have acted on it
         ("POST", SENT, UNKEYED, REPLAYABLE, STOP, Reason.UNSAFE_METHOD),
         ("post", READ_TIMEOUT, UNKEYED, REPLAYABLE, STOP, Reason.UNSAFE_METHOD),
@@ -444,6 +446,26 @@ def test_method_key_and_body_truth_table(
         EXACT, outcome, method=method, has_idempotency_key=has_key, replayable=replayable
     )
     assert (result.retry, result.reason) == (retry, reason)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "safe"),
+    [
+        # x-should-retry / Stripe-Should-Retry: true vouches for a re-send at any status
+        *((err(status, should_retry=True), True) for status in (400, 409, 500, 503, 529)),
+        (err(429), True),
+        (err(503, retry_after=1.0), True),
+        (NOT_SENT, True),
+        # without the server's word, a failure it may have acted on
+        *((err(status), False) for status in (409, 500, 503, 529)),
+        (err(500, retry_after=1.0), False),
+        (err(503, should_retry=False), False),
+        (SENT, False),
+    ],
+)
+def test_not_acted_on(outcome: Outcome, safe: bool) -> None:
+    """When a non-idempotent request may be re-sent without a key (README "The retry policy")."""
+    assert _not_acted_on(outcome) is safe
 
 
 def test_unsafe_method_detail_names_the_configured_header() -> None:
@@ -748,8 +770,11 @@ def _unsafe(scenario: dict[str, object]) -> bool:
     if isinstance(outcome, TransportFailure):
         return outcome.sent
     assert isinstance(outcome, ErrorInfo)
-    announced = outcome.retry_after is not None or outcome.should_retry is True
-    return not (outcome.status == 429 or (outcome.status == 503 and announced))
+    if outcome.should_retry is True:  # the server vouches for a re-send, at any status
+        return False
+    return not (
+        outcome.status == 429 or (outcome.status == 503 and outcome.retry_after is not None)
+    )
 
 
 @settings(max_examples=400)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import unittest.mock
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import httpx
+import httpx2
 import pytest
 import requests
 import urllib3
 from multidict import CIMultiDict, CIMultiDictProxy
 
+import errorkit
 import errorkit._stacks.responses
 from errorkit._exceptions import (
     APIStatusError,
@@ -30,12 +35,16 @@ HEADERS = {"Content-Type": "application/json", "Retry-After": "60"}
 URL = "http://127.0.0.1/x"
 
 
-class FakeAiohttpResponse:
-    """The attributes errorkit reads from an aiohttp ClientResponse (status, headers, _body)."""
+class FakeAiohttpResponse(aiohttp.ClientResponse):
+    """An aiohttp ClientResponse with only what errorkit reads (status, headers, _body) set.
+
+    ``headers`` is a cached property of ``_headers`` (kept in ``_cache``).
+    """
 
     def __init__(self, status: int, headers: dict[str, str], body: bytes | None) -> None:
+        self._cache: dict[str, Any] = {}
         self.status = status
-        self.headers = CIMultiDictProxy(CIMultiDict(headers))
+        self._headers = CIMultiDictProxy(CIMultiDict(headers))
         self._body = body
 
 
@@ -48,7 +57,13 @@ class Recorder:
         self.in_band: list[bool] = []
 
     def __call__(
-        self, status: Any, headers: Any = None, body: Any = None, *, in_band: bool = False
+        self,
+        status: Any,
+        headers: Any = None,
+        body: Any = None,
+        *,
+        in_band: bool = False,
+        max_body: int = 0,  # noqa: ARG002 - parse()'s
     ) -> ErrorInfo | None:
         self.calls.append((status, headers, body))
         self.in_band.append(in_band)
@@ -95,6 +110,12 @@ def httpx_read(status: int = 429, body: bytes = BODY) -> httpx.Response:
     return httpx.Response(status, headers=HEADERS, content=body, request=httpx.Request("GET", URL))
 
 
+def httpx2_read(status: int = 429, body: bytes = BODY) -> httpx2.Response:
+    """An httpx2 Response whose content is in memory."""
+    request = httpx2.Request("GET", URL)
+    return httpx2.Response(status, headers=HEADERS, content=body, request=request)
+
+
 def httpx_unread() -> httpx.Response:
     """An httpx Response with a streaming body nobody has read yet."""
 
@@ -110,9 +131,10 @@ def httpx_unread() -> httpx.Response:
         requests_read,
         urllib3_preloaded,
         httpx_read,
+        httpx2_read,
         lambda: FakeAiohttpResponse(429, HEADERS, BODY),
     ],
-    ids=["requests", "urllib3", "httpx", "aiohttp"],
+    ids=["requests", "urllib3", "httpx", "httpx2", "aiohttp"],
 )
 def test_a_read_body_is_passed_to_parse(make: Any, recorder: Recorder) -> None:
     """For every stack, the status, the headers and the cached body reach parse()."""
@@ -179,6 +201,98 @@ def test_an_adapter_info_is_returned_as_is(recorder: Recorder) -> None:
     assert recorder.calls == []
 
 
+LONG_BODY = json.dumps(
+    {
+        "error": {
+            "message": "Too long",
+            "type": "invalid_request_error",
+            "param": "x" * 200_000,
+            "code": "context_length_exceeded",
+        }
+    }
+).encode()
+
+
+def _peeked(response: Any, bound: int = 64 * 1024) -> ErrorInfo:
+    """Leave on `response` what an adapter leaves after a `bound`-byte peek of LONG_BODY."""
+    info = errorkit.parse(400, HEADERS, LONG_BODY[: bound + 1], max_body=bound)
+    assert info is not None
+    assert (info.format, info.code) == ("text", None)  # a JSON body cut short is text
+    response._errorkit_info = info
+    return info
+
+
+@pytest.mark.parametrize(
+    "make",
+    [requests_read, httpx_read, httpx2_read, lambda s, b: FakeAiohttpResponse(s, HEADERS, b)],
+    ids=["requests", "httpx", "httpx2", "aiohttp"],
+)
+def test_a_body_read_whole_since_the_peek_is_parsed_again_once(make: Any) -> None:
+    """Once the caller read the whole body, error_of parses it all, once, and keeps that."""
+    response = make(400, LONG_BODY)
+    _peeked(response)
+    info = error_of(response)
+    assert info is not None
+    assert (info.format, info.code, info.message) == (
+        "openai",
+        "context_length_exceeded",
+        "Too long",
+    )
+    assert error_of(response) is info
+    assert response._errorkit_info is info
+
+
+def test_a_long_body_without_an_adapter_is_parsed_whole_once(recorder: Recorder) -> None:
+    """No adapter: a cached error body over MAX_BODY is parsed whole, once; a short one
+    is parsed at each call, as before."""
+    long = requests_read(400, LONG_BODY)
+    for _ in range(3):
+        assert error_of(long) is RATE_LIMITED
+    short = requests_read(400)
+    error_of(short)
+    error_of(short)
+    assert [body for _, _, body in recorder.calls] == [LONG_BODY, BODY, BODY]
+
+
+def test_a_long_body_without_an_adapter_end_to_end() -> None:
+    """The 200 KB OpenAI error of the SDK review, read without an adapter: its code."""
+    info = error_of(FakeAiohttpResponse(400, HEADERS, LONG_BODY))
+    assert info is not None
+    assert (info.format, info.code) == ("openai", "context_length_exceeded")
+
+
+def test_a_body_not_read_since_the_peek_keeps_the_peek_s_info(recorder: Recorder) -> None:
+    """Without a cached body there is nothing more to parse, and nothing is read."""
+    response = httpx_unread()
+    info = _peeked(response)
+    assert error_of(response) is info
+    assert recorder.calls == []
+    assert not response.is_stream_consumed
+
+
+def test_an_info_that_saw_the_whole_body_is_not_parsed_again(recorder: Recorder) -> None:
+    """A JSON document, or a text as long as the cached body: the adapter's info stands."""
+    whole = requests_read(400)
+    json_info = ErrorInfo(status=400, category=Category.BAD_REQUEST, message="m", body={"e": 1})
+    whole._errorkit_info = json_info  # type: ignore[attr-defined]
+    text = requests_read(400, b"plain text")
+    text_info = ErrorInfo(status=400, category=Category.BAD_REQUEST, message="m", body="plain text")
+    text._errorkit_info = text_info  # type: ignore[attr-defined]
+    assert error_of(whole) is json_info
+    assert error_of(text) is text_info
+    assert recorder.calls == []
+
+
+def test_a_reparse_happens_at_most_once(recorder: Recorder) -> None:
+    """Even when the second parse is text again (a long non-ASCII page), parse runs once."""
+    response = requests_read(400, ("é" * 100_000).encode())
+    recorder.answer = ErrorInfo(status=400, category=Category.BAD_REQUEST, message="m", body="é")
+    response._errorkit_info = recorder.answer  # type: ignore[attr-defined]
+    for _ in range(3):
+        error_of(response)
+    assert len(recorder.calls) == 1
+
+
 def test_a_foreign_errorkit_info_attribute_is_ignored(recorder: Recorder) -> None:
     """An `_errorkit_info` that is not an ErrorInfo (a mock's auto-attribute) is ignored."""
     response = requests_read()
@@ -187,10 +301,75 @@ def test_a_foreign_errorkit_info_attribute_is_ignored(recorder: Recorder) -> Non
     assert len(recorder.calls) == 1
 
 
-def test_a_non_response_is_a_type_error() -> None:
-    """An object without a status is refused with a clear TypeError."""
-    with pytest.raises(TypeError, match="no status"):
+class SlackResponse:
+    """What slack_sdk's SlackResponse offers: a status, headers and the parsed JSON."""
+
+    def __init__(self, status_code: int, data: dict[str, Any]) -> None:
+        self.status_code = status_code
+        self.headers = {"content-type": "application/json", "x-slack-req-id": "req-1"}
+        self.data = data
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    [
+        SlackResponse(200, {"ok": False, "error": "channel_not_found"}),
+        SlackResponse(429, {"ok": False, "error": "ratelimited"}),
+        type("Fake", (), {"status": 503, "headers": {}, "_body": b"busy"})(),
+        {"status": 503},
+        object(),
+    ],
+    ids=["slack-200", "slack-429", "duck", "dict", "object"],
+)
+def test_an_object_of_no_stack_is_a_type_error(wrapper: object, recorder: Recorder) -> None:
+    """An SDK wrapper (or anything not a stack's response) is refused, success or not,
+    with a message naming the stacks read and what to call instead."""
+    for call in (error_of, raise_for_error):
+        with pytest.raises(TypeError) as caught:
+            call(wrapper)
+        message = str(caught.value)
+        assert "requests, urllib3, httpx, httpx2 and aiohttp" in message
+        assert type(wrapper).__qualname__ in message
+        assert "errorkit.parse(status, headers, body)" in message
+    assert recorder.calls == []
+
+
+def test_the_message_s_advice_for_a_slack_response_works() -> None:
+    """The call the TypeError proposes for a SlackResponse classifies its in-band error."""
+    r = SlackResponse(200, {"ok": False, "error": "channel_not_found"})
+    info = errorkit.parse(r.status_code, r.headers, json.dumps(r.data), in_band=True)
+    assert info is not None
+    assert (info.code, info.category, info.request_id) == (
+        "channel_not_found",
+        Category.NOT_FOUND,
+        "req-1",
+    )
+
+
+def test_a_mock_with_a_stack_spec_and_a_subclass_are_read(recorder: Recorder) -> None:
+    """isinstance decides: a subclass of a stack's response, or a spec'd mock, is one."""
+
+    class Mine(httpx.Response):
+        pass
+
+    assert error_of(Mine(429, headers=HEADERS, content=BODY)) is RATE_LIMITED
+    mock = unittest.mock.Mock(spec=requests.Response, status_code=503, headers={}, _content=b"")
+    assert error_of(mock) is RATE_LIMITED
+
+
+def test_a_stack_never_imported_is_not_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """error_of looks stacks up in sys.modules only: a missing one is skipped, not imported."""
+    monkeypatch.delitem(sys.modules, "httpx2")
+    with pytest.raises(TypeError):
         error_of(object())
+    assert "httpx2" not in sys.modules
+    assert error_of(httpx_read(200)) is None
+
+
+def test_a_response_without_a_status_is_a_type_error() -> None:
+    """A stack's object without a status is refused with a clear TypeError."""
+    with pytest.raises(TypeError, match="no status"):
+        error_of(unittest.mock.Mock(spec=requests.Response, status_code=None))
     with pytest.raises(TypeError):
         status_of(type("Fake", (), {"status": True})())
 
@@ -220,8 +399,14 @@ def test_raise_for_error_returns_none_on_success(recorder: Recorder) -> None:
 
 @pytest.mark.parametrize(
     "make",
-    [requests_read, urllib3_preloaded, httpx_read, lambda s, b: FakeAiohttpResponse(s, {}, b)],
-    ids=["requests", "urllib3", "httpx", "aiohttp"],
+    [
+        requests_read,
+        urllib3_preloaded,
+        httpx_read,
+        httpx2_read,
+        lambda s, b: FakeAiohttpResponse(s, {}, b),
+    ],
+    ids=["requests", "urllib3", "httpx", "httpx2", "aiohttp"],
 )
 def test_a_success_body_is_never_parsed_by_default(make: Any, recorder: Recorder) -> None:
     """A 2xx is a success without a look at its body, however large, unless in_band is asked."""
@@ -245,7 +430,9 @@ def test_in_band_is_passed_to_parse_for_a_success(recorder: Recorder) -> None:
 
 
 @pytest.mark.parametrize(
-    "make", [requests_read, urllib3_preloaded, httpx_read], ids=["requests", "urllib3", "httpx"]
+    "make",
+    [requests_read, urllib3_preloaded, httpx_read, httpx2_read],
+    ids=["requests", "urllib3", "httpx", "httpx2"],
 )
 def test_end_to_end_rate_limit(make: Any) -> None:
     """A 429 JSON error with Retry-After parses to rate_limited with the message and the wait."""
