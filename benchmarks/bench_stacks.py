@@ -241,6 +241,51 @@ def _aiohttp_variants() -> list[Variant]:
     ]
 
 
+def _httpx2_variants() -> list[Variant]:
+    import httpx2
+
+    from errorkit.httpx2 import RetryTransport
+
+    def client(transport: Any | None) -> tuple[Sender, Callable[[], None]]:
+        c = httpx2.Client(transport=transport, timeout=5)
+        return (lambda url: c.get(url).status_code), c.close
+
+    return [
+        Variant("httpx2", "bare", lambda: client(None)),
+        Variant("httpx2", "errorkit", lambda: client(RetryTransport())),
+    ]
+
+
+def _httpx2_async_variants() -> list[Variant]:
+    import httpx2
+
+    from errorkit.httpx2 import AsyncRetryTransport
+
+    def client(make_transport: Callable[[], Any] | None) -> tuple[Sender, Callable[[], None]]:
+        loop = _Loop()
+
+        async def build() -> httpx2.AsyncClient:
+            return httpx2.AsyncClient(
+                transport=make_transport() if make_transport else None, timeout=5
+            )
+
+        c = loop.run(build())
+
+        async def get(url: str) -> int:
+            return int((await c.get(url)).status_code)
+
+        def close() -> None:
+            loop.run(c.aclose())
+            loop.close()
+
+        return (lambda url: int(loop.run(get(url)))), close
+
+    return [
+        Variant("httpx2-async", "bare", lambda: client(None), True),
+        Variant("httpx2-async", "errorkit", lambda: client(AsyncRetryTransport), True),
+    ]
+
+
 def variants() -> list[Variant]:
     """Every variant of every stack, bare first within each stack."""
     return [
@@ -248,6 +293,8 @@ def variants() -> list[Variant]:
         *_urllib3_variants(),
         *_httpx_variants(),
         *_httpx_async_variants(),
+        *_httpx2_variants(),
+        *_httpx2_async_variants(),
         *_aiohttp_variants(),
     ]
 

@@ -43,7 +43,8 @@ from errorkit.testing import (
     stall,
 )
 from support.child import run_child
-from support.clients_httpx import Twin
+from support.clients_httpx import HTTPX, Library, Twin
+from support.clients_httpx2 import HTTPX2
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -59,13 +60,26 @@ SLACK = 0.3
 MakeTwin = Callable[..., Twin]
 
 
+@pytest.fixture(params=[HTTPX, HTTPX2], ids=lambda library: library.name)
+def library(request: pytest.FixtureRequest) -> Library:
+    """httpx, or its fork httpx2: the twin tests run over both."""
+    library: Library = request.param
+    return library
+
+
+@pytest.fixture
+def hx(library: Library) -> Any:
+    """The module of the test's library (httpx or httpx2), for its classes."""
+    return library.module
+
+
 @pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Iterator[MakeTwin]:
-    """Build httpx clients over errorkit's transport, sync or async; closed after the test."""
+def twin(request: pytest.FixtureRequest, library: Library) -> Iterator[MakeTwin]:
+    """Build clients of the library over errorkit's transport, sync or async; closed after."""
     made: list[Twin] = []
 
     def make(policy: RetryPolicy | None = FAST, **kwargs: Any) -> Twin:
-        client = Twin(str(request.param), policy, **kwargs)
+        client = Twin(str(request.param), policy, library=library, **kwargs)
         made.append(client)
         return client
 
@@ -98,21 +112,21 @@ HOSTILE: dict[str, list[Step]] = {
 
 @pytest.mark.parametrize("fault", sorted(HOSTILE))
 def test_the_deadline_bounds_the_call_whatever_the_server_does(
-    fault_server: FaultServer, twin: MakeTwin, fault: str
+    fault_server: FaultServer, twin: MakeTwin, hx: Any, fault: str
 ) -> None:
     """deadline=0.5 with a 5 s read timeout: an APITimeoutError naming the deadline by 0.8 s."""
     fault_server.script("/h", HOSTILE[fault])
     client = twin(dataclasses.replace(FAST, deadline=DEADLINE))
     raised, elapsed = _timed(lambda: client.request("GET", fault_server.url("/h"), timeout=5))
     assert isinstance(raised, errorkit.APITimeoutError)
-    assert isinstance(raised, httpx.TimeoutException)  # what httpx code already catches
+    assert isinstance(raised, hx.TimeoutException)  # what httpx code already catches
     assert "deadline" in str(raised)
     assert elapsed < DEADLINE + SLACK
     assert fault_server.hits("/h") == (2 if fault == "slow-answer" else 1)
 
 
 def test_a_dripped_body_longer_than_max_body_is_not_read_on_to_raise(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """raise_for_status: the peek ends past max_body; the rest, dripped for 2 s, is not awaited."""
     body = b"x" * 100_000
@@ -123,7 +137,7 @@ def test_a_dripped_body_longer_than_max_body_is_not_read_on_to_raise(
     assert isinstance(raised, errorkit.ServiceUnavailableError)
     assert elapsed < 0.4 + SLACK  # two chunks of ten, then the raise
     assert raised.response.is_closed
-    with pytest.raises(httpx.ResponseNotRead):
+    with pytest.raises(hx.ResponseNotRead):
         _ = raised.response.content
 
 
@@ -200,7 +214,7 @@ def tls_drip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
 
 
 def test_the_deadline_cuts_a_dripped_body_over_tls(
-    tls_drip: tuple[str, Path], twin: MakeTwin
+    tls_drip: tuple[str, Path], twin: MakeTwin, hx: Any
 ) -> None:
     """Over TLS too (httpcore hands over an ssl.SSLSocket): cut at the deadline."""
     url, cert = tls_drip
@@ -209,7 +223,7 @@ def test_the_deadline_cuts_a_dripped_body_over_tls(
     )
     raised, elapsed = _timed(lambda: client.request("GET", url, timeout=5))
     assert isinstance(raised, errorkit.APITimeoutError)
-    assert isinstance(raised, httpx.TimeoutException)
+    assert isinstance(raised, hx.TimeoutException)
     assert "deadline" in str(raised)
     assert elapsed < DEADLINE + SLACK
 
@@ -243,12 +257,13 @@ async def test_a_cancellation_from_outside_propagates_unchanged(
 #: 60 MiB, 61 KB on the wire, so its Content-Length is under the 64 KiB bound.
 BOMBS = {"br": 1 << 30, "gzip": 60 << 20, "zstd": 1 << 30}
 
+# LIBRARY: httpx or httpx2, whose API is httpx's.
 _BOMB_SETUP = """
 import asyncio
-import httpx
+import LIBRARY as httpx
 import errorkit
 from errorkit import RetryPolicy
-from errorkit.httpx import AsyncRetryTransport, RetryTransport
+from errorkit.LIBRARY import AsyncRetryTransport, RetryTransport
 
 POLICY = RetryPolicy(budget=None, max_attempts=2, initial_delay=0.01, max_delay=0.01)
 SYNC = [
@@ -306,9 +321,10 @@ def bombs() -> dict[str, Step]:
     }
 
 
+@pytest.mark.parametrize("package", ["httpx", "httpx2"])
 @pytest.mark.parametrize("encoding", sorted(BOMBS))
 def test_a_compression_bomb_costs_no_memory_returned_or_raised(
-    fault_server: FaultServer, bombs: dict[str, Step], encoding: str
+    fault_server: FaultServer, bombs: dict[str, Step], encoding: str, package: str
 ) -> None:
     """A 503 bomb, two attempts, sync and async, returned and raised: peak growth < 50 MB.
 
@@ -316,7 +332,10 @@ def test_a_compression_bomb_costs_no_memory_returned_or_raised(
     """
     fault_server.script("/bomb", [bombs[encoding]])
     measured = run_child(
-        _BOMB_CALLS, setup=_BOMB_SETUP, variables={"URL": fault_server.url("/bomb")}, timeout=60
+        _BOMB_CALLS,
+        setup=_BOMB_SETUP.replace("LIBRARY", package),
+        variables={"URL": fault_server.url("/bomb")},
+        timeout=60,
     )
     assert measured.error is None, measured.traceback
     returned = {"status": 503, "category": "unavailable"}
@@ -327,7 +346,7 @@ def test_a_compression_bomb_costs_no_memory_returned_or_raised(
 
 
 def test_a_raised_error_keeps_a_body_that_fits_decoded(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """raise_for_status and a gzip body that fits: .content, .text and .json() are the body."""
     body = b'{"error": {"message": "compressed and small"}}'
@@ -340,12 +359,12 @@ def test_a_raised_error_keeps_a_body_that_fits_decoded(
     assert response.content == body
     assert response.json() == {"error": {"message": "compressed and small"}}
     assert response.headers["content-encoding"] == "gzip"
-    with pytest.raises(httpx.StreamConsumed):  # as after httpx's own read()
+    with pytest.raises(hx.StreamConsumed):  # as after httpx's own read()
         next(iter(response.iter_raw()))
 
 
 def test_a_raised_error_too_large_to_keep_is_closed_unread_and_frees_its_connection(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """A 200 000-byte 503 (or 2 KB of gzip inflating past max_body): closed, unread, no leak."""
     fault_server.script("/big", [respond(503, body=b"x" * 200_000)])
@@ -355,15 +374,15 @@ def test_a_raised_error_too_large_to_keep_is_closed_unread_and_frees_its_connect
     client = twin(
         dataclasses.replace(FAST, max_attempts=1),
         raise_for_status=True,
-        limits=httpx.Limits(max_connections=1),
+        limits=hx.Limits(max_connections=1),
     )
     for path in ("/big", "/inflates"):
         with pytest.raises(errorkit.ServiceUnavailableError) as caught:
             client.request("GET", fault_server.url(path), timeout=2)
         assert caught.value.response.is_closed
-        with pytest.raises(httpx.ResponseNotRead):
+        with pytest.raises(hx.ResponseNotRead):
             _ = caught.value.response.content
-        with pytest.raises(httpx.StreamClosed):
+        with pytest.raises(hx.StreamClosed):
             caught.value.response.read()
     # One connection in the pool: a response left holding it would make this a PoolTimeout.
     assert client.request("GET", fault_server.url("/ok"), timeout=2).content == b"ok"
@@ -460,14 +479,12 @@ def _fail(
 
 @pytest.mark.parametrize("case", ["refused", "echo-401"])
 def test_no_request_secret_in_what_the_exception_shows(
-    fault_server: FaultServer, twin: MakeTwin, case: str, caplog: pytest.LogCaptureFixture
+    fault_server: FaultServer, twin: MakeTwin, hx: Any, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """str, repr, args, every chained cause, the traceback and errorkit's logs: no secret."""
     with caplog.at_level(logging.DEBUG, logger="errorkit"):
         request, exc = _fail(case, fault_server, twin)
-    stack_error: type[httpx.HTTPError] = (
-        httpx.ConnectError if case == "refused" else httpx.HTTPStatusError
-    )
+    stack_error: type[hx.HTTPError] = hx.ConnectError if case == "refused" else hx.HTTPStatusError
     assert isinstance(exc, stack_error)
     assert exc.attempts == (2 if case == "refused" else 1)
     logs = [r.getMessage() for r in caplog.records if r.name.startswith("errorkit")]
@@ -480,13 +497,13 @@ def test_no_request_secret_in_what_the_exception_shows(
     assert exc.request is request
     assert SECRET in str(exc.request.url)
     if case == "echo-401":
-        assert isinstance(exc.response, httpx.Response)
+        assert isinstance(exc.response, hx.Response)
         assert exc.response.request is request
 
 
 @pytest.mark.parametrize("case", ["refused", "echo-401"])
 def test_no_request_secret_in_the_pickle(
-    fault_server: FaultServer, twin: MakeTwin, case: str
+    fault_server: FaultServer, twin: MakeTwin, hx: Any, case: str
 ) -> None:
     """The pickle drops the live request and response, and keeps no secret of the request.
 
@@ -503,7 +520,7 @@ def test_no_request_secret_in_the_pickle(
     assert SECRET.encode() not in data
     restored = pickle.loads(pickle.dumps(exc))
     assert isinstance(restored, errorkit.APIError)
-    assert isinstance(restored, httpx.HTTPError)
+    assert isinstance(restored, hx.HTTPError)
     assert str(restored) == str(exc)
     for text in (str(restored), repr(restored), repr(restored.args)):
         assert SECRET not in text

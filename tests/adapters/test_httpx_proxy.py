@@ -13,15 +13,14 @@ import httpx
 import pytest
 
 from errorkit import RetryPolicy
+from errorkit._stacks.httpx_transport import _environment_proxies
 from errorkit.httpx import (
     AsyncRetryTransport,
     RetryTransport,
-    _environment_proxies,
-    async_mounts_from_env,
-    mounts_from_env,
 )
 from errorkit.testing import FaultServer, respond
-from support.clients_httpx import Twin
+from support.clients_httpx import HTTPX, Library, Twin
+from support.clients_httpx2 import HTTPX2
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,14 +47,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+@pytest.fixture(params=[HTTPX, HTTPX2], ids=lambda library: library.name)
+def library(request: pytest.FixtureRequest) -> Library:
+    """httpx, or its fork httpx2: the proxy tests run over both."""
+    library: Library = request.param
+    return library
+
+
 @pytest.fixture(params=["sync", "async"])
 def mode(request: pytest.FixtureRequest) -> str:
     """Which twin: the sync `RetryTransport` or the async `AsyncRetryTransport`."""
     return str(request.param)
 
 
-def _get(mode: str, url: str, **client_kwargs: Any) -> httpx.Response:
-    twin = Twin(mode, FAST, client_kwargs=client_kwargs)
+def _get(mode: str, url: str, library: Library, **client_kwargs: Any) -> httpx.Response:
+    twin = Twin(mode, FAST, library=library, client_kwargs=client_kwargs)
     try:
         return twin.request("GET", url)
     finally:
@@ -63,60 +69,75 @@ def _get(mode: str, url: str, **client_kwargs: Any) -> httpx.Response:
 
 
 def test_proxy_given_to_the_transport_is_retried_through(
-    proxy: FaultServer, clean_env: pytest.MonkeyPatch, mode: str
+    proxy: FaultServer, clean_env: pytest.MonkeyPatch, mode: str, library: Library
 ) -> None:
     """RetryTransport(proxy=...) sends every attempt through the proxy: 2 hits there, 200."""
+    adapter = library.adapter
     transport: Any = (
-        RetryTransport(FAST, proxy=proxy.base_url)
+        adapter.RetryTransport(FAST, proxy=proxy.base_url)
         if mode == "sync"
-        else AsyncRetryTransport(FAST, proxy=proxy.base_url)
+        else adapter.AsyncRetryTransport(FAST, proxy=proxy.base_url)
     )
-    response = _get(mode, UPSTREAM, transport=transport)
+    response = _get(mode, UPSTREAM, library, transport=transport)
     assert (response.status_code, response.content) == (200, b"via proxy")
     assert proxy.hits(UPSTREAM) == 2
 
 
 def test_environment_proxies_through_mounts_from_env(
-    proxy: FaultServer, clean_env: pytest.MonkeyPatch, mode: str
+    proxy: FaultServer, clean_env: pytest.MonkeyPatch, mode: str, library: Library
 ) -> None:
     """HTTP_PROXY in the environment with mounts=mounts_from_env(policy): retried via the proxy."""
     clean_env.setenv("HTTP_PROXY", proxy.base_url)
-    mounts = mounts_from_env(FAST) if mode == "sync" else async_mounts_from_env(FAST)
-    response = _get(mode, UPSTREAM, mounts=mounts)
+    adapter = library.adapter
+    mounts = (
+        adapter.mounts_from_env(FAST) if mode == "sync" else adapter.async_mounts_from_env(FAST)
+    )
+    response = _get(mode, UPSTREAM, library, mounts=mounts)
     assert response.status_code == 200
     assert proxy.hits(UPSTREAM) == 2
 
 
 def test_no_proxy_hosts_fall_back_to_the_clients_retrying_transport(
-    proxy: FaultServer, fault_server: FaultServer, clean_env: pytest.MonkeyPatch, mode: str
+    proxy: FaultServer,
+    fault_server: FaultServer,
+    clean_env: pytest.MonkeyPatch,
+    mode: str,
+    library: Library,
 ) -> None:
     """A NO_PROXY host goes direct, through the client's own RetryTransport, still retried."""
     clean_env.setenv("HTTP_PROXY", proxy.base_url)
     clean_env.setenv("NO_PROXY", "127.0.0.1")
     fault_server.script("/direct", [respond(503), respond(200)])
-    mounts = mounts_from_env(FAST) if mode == "sync" else async_mounts_from_env(FAST)
-    response = _get(mode, fault_server.url("/direct"), mounts=mounts)
+    adapter = library.adapter
+    mounts = (
+        adapter.mounts_from_env(FAST) if mode == "sync" else adapter.async_mounts_from_env(FAST)
+    )
+    response = _get(mode, fault_server.url("/direct"), library, mounts=mounts)
     assert response.status_code == 200
     assert fault_server.hits("/direct") == 2
     assert proxy.hits() == 0
 
 
 def test_client_proxy_argument_bypasses_the_transport(
-    proxy: FaultServer, clean_env: pytest.MonkeyPatch, mode: str
+    proxy: FaultServer, clean_env: pytest.MonkeyPatch, mode: str, library: Library
 ) -> None:
     """Pinned httpx behaviour: Client(transport=X, proxy=P) never calls X, so no retry."""
-    response = _get(mode, UPSTREAM, proxy=proxy.base_url)
+    response = _get(mode, UPSTREAM, library, proxy=proxy.base_url)
     assert response.status_code == 503
     assert proxy.hits(UPSTREAM) == 1
 
 
 def test_client_ignores_environment_proxies_when_given_a_transport(
-    proxy: FaultServer, fault_server: FaultServer, clean_env: pytest.MonkeyPatch, mode: str
+    proxy: FaultServer,
+    fault_server: FaultServer,
+    clean_env: pytest.MonkeyPatch,
+    mode: str,
+    library: Library,
 ) -> None:
     """Pinned httpx behaviour: with transport=X, HTTP_PROXY is ignored and X sends directly."""
     clean_env.setenv("HTTP_PROXY", proxy.base_url)
     fault_server.script("/env", [respond(503), respond(200)])
-    response = _get(mode, fault_server.url("/env"))
+    response = _get(mode, fault_server.url("/env"), library)
     assert response.status_code == 200
     assert fault_server.hits("/env") == 2
     assert proxy.hits() == 0

@@ -34,7 +34,8 @@ from errorkit.testing import (
     slow_body,
     stall,
 )
-from support.clients_httpx import Twin
+from support.clients_httpx import HTTPX, Library, Twin
+from support.clients_httpx2 import HTTPX2
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,13 +47,26 @@ BOUND = 64 * 1024
 MakeTwin = Callable[..., Twin]
 
 
+@pytest.fixture(params=[HTTPX, HTTPX2], ids=lambda library: library.name)
+def library(request: pytest.FixtureRequest) -> Library:
+    """httpx, or its fork httpx2: the twin tests run over both."""
+    library: Library = request.param
+    return library
+
+
+@pytest.fixture
+def hx(library: Library) -> Any:
+    """The module of the test's library (httpx or httpx2), for its classes."""
+    return library.module
+
+
 @pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Iterator[MakeTwin]:
-    """Build httpx clients over errorkit's transport, sync or async; closed after the test."""
+def twin(request: pytest.FixtureRequest, library: Library) -> Iterator[MakeTwin]:
+    """Build clients of the library over errorkit's transport, sync or async; closed after."""
     made: list[Twin] = []
 
     def make(policy: RetryPolicy | None = FAST, **kwargs: Any) -> Twin:
-        client = Twin(str(request.param), policy, **kwargs)
+        client = Twin(str(request.param), policy, library=library, **kwargs)
         made.append(client)
         return client
 
@@ -91,7 +105,7 @@ def test_one_shot_bodies_are_sent_once(
 
 @pytest.mark.parametrize("kind", ["generator", "iterator", "file"])
 def test_a_body_read_by_an_earlier_hop_is_never_sent_again(
-    fault_server: FaultServer, twin: MakeTwin, kind: str
+    fault_server: FaultServer, twin: MakeTwin, hx: Any, kind: str
 ) -> None:
     """On a 307 hop a read one-shot or file body raises StreamConsumed; nothing reaches /to."""
     fault_server.script("/from", [respond(307, {"Location": "/to"})])
@@ -105,7 +119,7 @@ def test_a_body_read_by_an_earlier_hop_is_never_sent_again(
         body = io.BytesIO(b"0123456789")
     else:
         body = client.oneshot(b"x") if kind == "generator" else client.iterator(b"xy")
-    with pytest.raises(httpx.StreamConsumed):
+    with pytest.raises(hx.StreamConsumed):
         client.request("POST", fault_server.url("/from"), content=body, follow_redirects=True)
     assert (fault_server.hits("/from"), fault_server.hits("/to")) == (1, 0)
 
@@ -199,28 +213,28 @@ def test_a_non_seekable_file_is_sent_once(fault_server: FaultServer, twin: MakeT
 
 
 def test_discarded_error_responses_return_their_connection(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """Pool of one: two 503s with 5000-byte bodies then a 200 travel over one connection."""
     big = b"x" * 5000
     fault_server.script("/c", [respond(503, body=big), respond(503, body=big), respond(200)])
-    client = twin(limits=httpx.Limits(max_connections=1))
-    r = client.request("GET", fault_server.url("/c"), timeout=httpx.Timeout(5, pool=1))
+    client = twin(limits=hx.Limits(max_connections=1))
+    r = client.request("GET", fault_server.url("/c"), timeout=hx.Timeout(5, pool=1))
     assert r.status_code == 200
     assert fault_server.hits("/c") == 3
     assert fault_server.connections_accepted == 1
 
 
 def test_an_error_body_over_the_bound_is_closed_not_drained(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """A discarded 3 MB error body costs its connection, never a hang or a full download."""
     fault_server.script(
         "/huge", [huge_body(3_000_000, 503), huge_body(3_000_000, 503), respond(200)]
     )
-    client = twin(limits=httpx.Limits(max_connections=1))
+    client = twin(limits=hx.Limits(max_connections=1))
     start = time.monotonic()
-    r = client.request("GET", fault_server.url("/huge"), timeout=httpx.Timeout(5, pool=1))
+    r = client.request("GET", fault_server.url("/huge"), timeout=hx.Timeout(5, pool=1))
     assert r.status_code == 200
     assert fault_server.connections_accepted == 3
     assert time.monotonic() - start < 3
@@ -286,23 +300,23 @@ def test_retry_after_date_and_garbage(
 
 
 def test_a_success_body_cut_short_is_httpx_own_error_without_retry(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """A 200 body reset mid-way raises httpx's error from the read, after one hit (pinned)."""
     fault_server.script("/cut", [reset_mid_body(200, body=100 * b"x", sent_bytes=10), respond(200)])
-    with pytest.raises(httpx.TransportError) as caught:
+    with pytest.raises(hx.TransportError) as caught:
         twin().request("GET", fault_server.url("/cut"))
     assert not isinstance(caught.value, errorkit.APIError)
     assert fault_server.hits("/cut") == 1
 
 
 def test_a_stalled_success_body_raises_read_timeout_without_retry(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """A 200 body trickling slower than the read timeout raises httpx.ReadTimeout, one hit."""
     fault_server.script("/slow", [slow_body(200, b"x" * 10, interval=1.0), respond(200)])
     start = time.monotonic()
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(hx.ReadTimeout):
         twin().request("GET", fault_server.url("/slow"), timeout=0.2)
     assert time.monotonic() - start < 1.0
     assert fault_server.hits("/slow") == 1
@@ -463,19 +477,20 @@ def test_a_keyboard_interrupt_in_the_wait_propagates_and_leaks_nothing(
 # -- pitfall 13: a POST is retried only when the server cannot have acted on it ------
 
 
-def test_a_refused_post_is_retried(twin: MakeTwin, instant_waits: InstantWaits) -> None:
+def test_a_refused_post_is_retried(twin: MakeTwin, hx: Any, instant_waits: InstantWaits) -> None:
     """Connection refused never reached a server: a POST is tried max_attempts times."""
     client = twin()
     with pytest.raises(errorkit.APIConnectionError) as caught:
         client.request("POST", f"http://127.0.0.1:{closed_port()}/p", content=b"x")
     assert caught.value.attempts == 3
-    assert isinstance(caught.value, httpx.ConnectError)
-    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert isinstance(caught.value, hx.ConnectError)
+    assert isinstance(caught.value.__cause__, hx.ConnectError)
     assert len(instant_waits.delays) == 2
 
 
 def test_a_post_hitting_a_full_backlog_is_retried_after_connect_timeouts(
     twin: MakeTwin,
+    hx: Any,
 ) -> None:
     """A connect timeout means nothing was sent: the POST is retried, then APITimeoutError."""
     client = twin(dataclasses.replace(FAST, max_attempts=2))
@@ -484,7 +499,7 @@ def test_a_post_hitting_a_full_backlog_is_retried_after_connect_timeouts(
         with pytest.raises(errorkit.APITimeoutError) as caught:
             client.request("POST", f"http://{host}:{port}/p", content=b"x", timeout=0.2)
     assert caught.value.attempts == 2
-    assert isinstance(caught.value, httpx.ConnectTimeout)
+    assert isinstance(caught.value, hx.ConnectTimeout)
     assert 0.4 <= time.monotonic() - start < 1.5
 
 
@@ -497,7 +512,7 @@ def test_a_post_answered_429_is_retried(fault_server: FaultServer, twin: MakeTwi
 
 
 def test_a_post_dropped_after_it_was_read_is_not_retried(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """The server read the POST then closed: one hit, APIConnectionError from the httpx error."""
     fault_server.script("/d", [drop(), respond(200)])
@@ -505,12 +520,12 @@ def test_a_post_dropped_after_it_was_read_is_not_retried(
         twin().request("POST", fault_server.url("/d"), content=b"x")
     assert fault_server.hits("/d") == 1
     assert caught.value.attempts == 1
-    assert isinstance(caught.value.__cause__, httpx.RemoteProtocolError)
-    assert isinstance(caught.value, httpx.RemoteProtocolError)
+    assert isinstance(caught.value.__cause__, hx.RemoteProtocolError)
+    assert isinstance(caught.value, hx.RemoteProtocolError)
 
 
 def test_a_post_that_times_out_reading_is_not_retried(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """A stalled POST with a 1 s read timeout: one hit, APITimeoutError after about 1 s."""
     fault_server.script("/st", [stall(3), respond(200)])
@@ -519,7 +534,7 @@ def test_a_post_that_times_out_reading_is_not_retried(
         twin().request("POST", fault_server.url("/st"), content=b"x", timeout=1.0)
     assert 1.0 <= time.monotonic() - start < 1.8
     assert fault_server.hits("/st") == 1
-    assert isinstance(caught.value, httpx.ReadTimeout)
+    assert isinstance(caught.value, hx.ReadTimeout)
 
 
 def test_idempotency_key_is_the_same_on_every_attempt(
@@ -550,21 +565,21 @@ def test_a_callers_own_idempotency_key_is_kept(fault_server: FaultServer, twin: 
 # -- pitfall 14: exceptions -----------------------------------------------------------
 
 
-def test_a_final_transport_failure_is_errorkit_and_httpx_at_once(twin: MakeTwin) -> None:
+def test_a_final_transport_failure_is_errorkit_and_httpx_at_once(twin: MakeTwin, hx: Any) -> None:
     """APIConnectionError is also httpx.ConnectError, with .request set and the cause kept."""
     client = twin(dataclasses.replace(FAST, max_attempts=1))
     url = f"http://127.0.0.1:{closed_port()}/x"
-    with pytest.raises(httpx.ConnectError) as caught:
+    with pytest.raises(hx.ConnectError) as caught:
         client.request("GET", url)
     exc = caught.value
     assert isinstance(exc, errorkit.APIConnectionError)
-    assert isinstance(exc.__cause__, httpx.ConnectError)
-    assert str(exc.request.url) == url
+    assert isinstance(exc.__cause__, hx.ConnectError)
+    assert str(caught.value.request.url) == url
     assert exc.info.category is errorkit.Category.CONNECTION
 
 
 def test_raise_for_status_is_an_httpx_status_error_with_a_readable_body(
-    fault_server: FaultServer, twin: MakeTwin
+    fault_server: FaultServer, twin: MakeTwin, hx: Any
 ) -> None:
     """raise_for_status=True: RateLimitError that is an HTTPStatusError; body, request, elapsed."""
     body: dict[str, object] = {
@@ -572,7 +587,7 @@ def test_raise_for_status_is_an_httpx_status_error_with_a_readable_body(
     }
     fault_server.script("/rl", [respond(429, {"Retry-After": "0"}, body=body)])
     client = twin(dataclasses.replace(FAST, max_attempts=2), raise_for_status=True)
-    with pytest.raises(httpx.HTTPStatusError) as caught:
+    with pytest.raises(hx.HTTPStatusError) as caught:
         client.request("GET", fault_server.url("/rl"))
     exc = caught.value
     assert isinstance(exc, errorkit.RateLimitError)
@@ -580,7 +595,7 @@ def test_raise_for_status_is_an_httpx_status_error_with_a_readable_body(
     assert exc.response.status_code == 429
     assert exc.response.json() == body
     assert exc.response.elapsed.total_seconds() > 0
-    assert exc.request.url == fault_server.url("/rl")
+    assert caught.value.request.url == fault_server.url("/rl")
     assert errorkit.error_of(exc.response) is exc.info
     assert fault_server.hits("/rl") == 2
 
@@ -612,12 +627,12 @@ def not_tls() -> Iterator[str]:
     listener.close()
 
 
-def test_a_tls_failure_is_not_retried(not_tls: str, twin: MakeTwin) -> None:
+def test_a_tls_failure_is_not_retried(not_tls: str, twin: MakeTwin, hx: Any) -> None:
     """A TLS handshake that fails (ssl.SSLError under ConnectError) is not retried."""
     with pytest.raises(errorkit.APIConnectionError) as caught:
         twin().request("GET", not_tls)
     assert caught.value.attempts == 1
-    assert isinstance(caught.value, httpx.ConnectError)
+    assert isinstance(caught.value, hx.ConnectError)
     assert "SSL" in str(caught.value)  # httpx's own text, as without errorkit
     assert "TLS" in caught.value.info.message  # errorkit's classification
 
@@ -784,7 +799,11 @@ def test_instant_waits_make_long_hints_free(fault_server: FaultServer, twin: Mak
 def test_max_body_bounds_what_is_parsed_not_what_is_returned(
     fault_server: FaultServer, twin: MakeTwin
 ) -> None:
-    """max_body=10: the parser sees 10 bytes, the caller still gets the whole body."""
+    """max_body=10: the peek takes 10 bytes, the caller still gets the whole body.
+
+    Once the caller read it (the client reads a body it does not stream), error_of
+    parses the whole body (the 10-byte peek itself: test_dropin_fixes.py).
+    """
     body = b"0123456789abcdefghij"
     fault_server.script("/mb", [respond(500, body=body)])
     r = twin(dataclasses.replace(FAST, max_attempts=1), max_body=10).request(
@@ -793,4 +812,4 @@ def test_max_body_bounds_what_is_parsed_not_what_is_returned(
     assert r.content == body
     info = errorkit.error_of(r)
     assert info is not None
-    assert info.body == "0123456789"
+    assert info.body == body.decode()

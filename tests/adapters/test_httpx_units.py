@@ -24,7 +24,7 @@ import pytest
 from errorkit import RetryPolicy
 from errorkit._stacks.deadline import CUT_SHORT, cut_at
 from errorkit._stacks.httpx_bodies import Replay, decoded, keep_read, peek, socket_of
-from errorkit.httpx import AsyncRetryTransport, RetryTransport, _failure, _failure_by
+from errorkit.httpx import FLAVOR, AsyncRetryTransport, RetryTransport
 from errorkit.testing import instant_waits
 from errorkit.testing._steps import compressed_zeros
 
@@ -55,7 +55,7 @@ def test_each_httpx_exception_maps_to_one_failure(
     exc_type: type[httpx.TransportError], sent: bool, timeout: bool, retryable: bool
 ) -> None:
     """The from-to table: whether the server may have acted, timeouts, and what repeats."""
-    failure = _failure(exc_type("boom"))
+    failure = FLAVOR.failure(exc_type("boom"))
     assert (failure.sent, failure.timeout, failure.retryable) == (sent, timeout, retryable)
 
 
@@ -68,7 +68,7 @@ def test_a_connect_error_caused_by_tls_is_not_retryable() -> None:
         pass
     assert exc.__cause__ is not None
     exc.__cause__.__cause__ = ssl.SSLCertVerificationError("bad certificate")
-    failure = _failure(exc)
+    failure = FLAVOR.failure(exc)
     assert (failure.sent, failure.retryable) == (False, False)
 
 
@@ -91,15 +91,15 @@ def _iterator_request(content: Any) -> httpx.Request:
 )
 def test_which_request_bodies_can_be_replayed(make: Any, replayable: bool) -> None:
     """ByteStream, lists and seekable files replay; generators and iterators do not."""
-    assert Replay(_iterator_request(make()).stream).replayable is replayable
+    assert Replay(_iterator_request(make()).stream, FLAVOR).replayable is replayable
 
 
 def test_json_forms_and_seekable_multipart_replay_but_unseekable_multipart_does_not() -> None:
     """json=/data= are bytes; files= replays only when every file can seek."""
-    assert Replay(httpx.Request("POST", "http://h/", json={"a": 1}).stream).replayable
-    assert Replay(httpx.Request("POST", "http://h/", data={"a": "1"}).stream).replayable
+    assert Replay(httpx.Request("POST", "http://h/", json={"a": 1}).stream, FLAVOR).replayable
+    assert Replay(httpx.Request("POST", "http://h/", data={"a": "1"}).stream, FLAVOR).replayable
     seekable = httpx.Request("POST", "http://h/", files={"f": io.BytesIO(b"x")})
-    assert Replay(seekable.stream).replayable
+    assert Replay(seekable.stream, FLAVOR).replayable
 
     class Unseekable(io.RawIOBase):
         def readable(self) -> bool:
@@ -109,7 +109,7 @@ def test_json_forms_and_seekable_multipart_replay_but_unseekable_multipart_does_
             return False
 
     unseekable = httpx.Request("POST", "http://h/", files={"f": cast("IO[bytes]", Unseekable())})
-    assert not Replay(unseekable.stream).replayable
+    assert not Replay(unseekable.stream, FLAVOR).replayable
 
 
 def test_an_async_file_whose_seek_is_a_coroutine_is_not_replayable() -> None:
@@ -132,7 +132,7 @@ def test_an_async_file_whose_seek_is_a_coroutine_is_not_replayable() -> None:
             raise StopAsyncIteration
 
     request = httpx.Request("PUT", "http://h/", content=AsyncFile())
-    assert not Replay(request.stream).replayable
+    assert not Replay(request.stream, FLAVOR).replayable
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_a_bomb_decodes_to_the_bound_only(encoding: str) -> None:
 def _peeked(body: bytes, bound: int, headers: dict[str, str] | None = None) -> httpx.Response:
     """A response whose body was peeked as the transport does (`bound` raw bytes)."""
     response = httpx.Response(503, headers=headers, stream=httpx.ByteStream(body))
-    peek(response, bound)
+    peek(response, bound, FLAVOR)
     return response
 
 
@@ -249,10 +249,12 @@ def test_the_cut_socket_is_httpcores_http11_socket_or_none() -> None:
 def test_a_timeout_once_the_deadline_came_is_the_deadlines() -> None:
     """A clipped timeout fired at the deadline names it; an earlier one or another error not."""
     past, future = time.monotonic() - 0.01, time.monotonic() + 60
-    assert _failure_by(httpx.ReadTimeout("t"), past) is CUT_SHORT
-    assert _failure_by(httpx.ConnectTimeout("t"), past) is CUT_SHORT
-    assert _failure_by(httpx.ReadTimeout("t"), future) == _failure(httpx.ReadTimeout("t"))
-    assert _failure_by(httpx.ReadError("e"), past) == _failure(httpx.ReadError("e"))
+    assert FLAVOR.failure_by(httpx.ReadTimeout("t"), past) is CUT_SHORT
+    assert FLAVOR.failure_by(httpx.ConnectTimeout("t"), past) is CUT_SHORT
+    assert FLAVOR.failure_by(httpx.ReadTimeout("t"), future) == FLAVOR.failure(
+        httpx.ReadTimeout("t")
+    )
+    assert FLAVOR.failure_by(httpx.ReadError("e"), past) == FLAVOR.failure(httpx.ReadError("e"))
 
 
 @pytest.fixture

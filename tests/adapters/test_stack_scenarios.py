@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 # Short real waits keep the table fast; tests about a wait's length use instant_waits.
 FAST = RetryPolicy(budget=None, initial_delay=0.01, throttle_delay=0.01, max_delay=0.05)
-ASYNC = {"httpx-async", "aiohttp"}
+ASYNC = {"httpx-async", "httpx2-async", "aiohttp"}
 
 
 def _transport_error(stack: str) -> tuple[type[BaseException], ...]:

@@ -2,24 +2,57 @@
 
 ``httpx-async`` runs an `httpx.AsyncClient` over `AsyncRetryTransport` on a private
 event loop that the facade object owns, so the sync scenario table drives it too.
+
+The facades and `Twin` serve the whole httpx family: each takes a `Library` (httpx
+here, httpx2 in `clients_httpx2.py`), whose API is httpx's; the annotations name
+httpx's classes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+import errorkit.httpx
 from errorkit import RetryPolicy, error_of
-from errorkit.httpx import AsyncRetryTransport, RetryTransport
 from support.harness import BodyKind, ClientOptions, Result, gen_body, register, timed
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine
 
+    from typing_extensions import TypeIs
+
+    from errorkit.httpx import AsyncRetryTransport, RetryTransport
+
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Library:
+    """One library of the httpx family and errorkit's transports for it."""
+
+    name: str
+    module: Any  # httpx, or httpx2: the same API
+    adapter: Any  # errorkit.httpx, or errorkit.httpx2
+
+
+HTTPX = Library("httpx", httpx, errorkit.httpx)
+#: Each library by package name; `clients_httpx2` adds httpx2.
+LIBRARIES = {"httpx": HTTPX}
+
+
+def library_of(response: httpx.Response) -> Library:
+    """The library of one of its responses."""
+    return LIBRARIES[type(response).__module__.partition(".")[0]]
+
+
+def _is_sync(client: httpx.Client | httpx.AsyncClient) -> TypeIs[httpx.Client]:
+    """Whether `client` is the sync client of a library of the family."""
+    return isinstance(client, tuple(library.module.Client for library in LIBRARIES.values()))
 
 
 class AsyncSeekableFile:
@@ -64,9 +97,9 @@ def _content(body: bytes, body_kind: BodyKind, *, asynchronous: bool) -> Any:
     return None
 
 
-def _failure(exc: Exception) -> Result:
+def _failure(exc: Exception, library: Library) -> Result:
     response = getattr(exc, "response", None)
-    if not isinstance(response, httpx.Response):
+    if not isinstance(response, library.module.Response):
         return Result(exception=exc)
     return Result(status=response.status_code, body=content_of(response), exception=exc)
 
@@ -79,7 +112,7 @@ def content_of(response: httpx.Response) -> bytes | None:
     """
     try:
         return response.content
-    except httpx.ResponseNotRead:
+    except library_of(response).module.ResponseNotRead:
         return None
 
 
@@ -92,18 +125,23 @@ def _success(response: httpx.Response) -> Result:
     )
 
 
-def _limits(options: ClientOptions) -> httpx.Limits:
-    return httpx.Limits(max_connections=options.pool_size)
+def _limits(options: ClientOptions, library: Library) -> httpx.Limits:
+    limits: httpx.Limits = library.module.Limits(max_connections=options.pool_size)
+    return limits
 
 
 class HttpxClient:
     name = "httpx"
+    library = HTTPX
 
     def __init__(self, options: ClientOptions) -> None:
-        self.transport = RetryTransport(
-            options.policy, raise_for_status=options.raise_for_status, limits=_limits(options)
+        library = self.library
+        self.transport = library.adapter.RetryTransport(
+            options.policy,
+            raise_for_status=options.raise_for_status,
+            limits=_limits(options, library),
         )
-        self.client = httpx.Client(transport=self.transport)
+        self.client: httpx.Client = library.module.Client(transport=self.transport)
 
     def request(
         self,
@@ -123,7 +161,7 @@ class HttpxClient:
                     method, url, content=content, headers=headers, timeout=timeout
                 )
             except Exception as exc:  # the facade reports what was raised
-                return _failure(exc)
+                return _failure(exc, self.library)
             return _success(r)
 
         return timed(call)
@@ -134,13 +172,17 @@ class HttpxClient:
 
 class AsyncHttpxClient:
     name = "httpx-async"
+    library = HTTPX
 
     def __init__(self, options: ClientOptions) -> None:
+        library = self.library
         self.loop = asyncio.new_event_loop()
-        self.transport = AsyncRetryTransport(
-            options.policy, raise_for_status=options.raise_for_status, limits=_limits(options)
+        self.transport = library.adapter.AsyncRetryTransport(
+            options.policy,
+            raise_for_status=options.raise_for_status,
+            limits=_limits(options, library),
         )
-        self.client = httpx.AsyncClient(transport=self.transport)
+        self.client: httpx.AsyncClient = library.module.AsyncClient(transport=self.transport)
 
     def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run one coroutine to completion on this client's own event loop."""
@@ -164,7 +206,7 @@ class AsyncHttpxClient:
                     method, url, content=content, headers=headers, timeout=timeout
                 )
             except Exception as exc:  # the facade reports what was raised
-                return _failure(exc)
+                return _failure(exc, self.library)
             await r.aread()
             return _success(r)
 
@@ -187,7 +229,8 @@ class Twin:
 
     ``mode`` is ``"sync"`` (`httpx.Client` over `RetryTransport`) or ``"async"``
     (`httpx.AsyncClient` over `AsyncRetryTransport`, on a private event loop), so
-    one test body proves both twins. Responses come back with their body read.
+    one test body proves both twins; `library` picks httpx (default) or httpx2.
+    Responses come back with their body read.
     """
 
     def __init__(
@@ -195,20 +238,23 @@ class Twin:
         mode: str,
         policy: RetryPolicy | None = None,
         *,
+        library: Library = HTTPX,
         client_kwargs: dict[str, Any] | None = None,
         **transport_kwargs: Any,
     ) -> None:
         self.mode = mode
+        self.library = library
         self.loop = asyncio.new_event_loop()
         kwargs = dict(client_kwargs or {})
         self.transport: RetryTransport | AsyncRetryTransport
         self.client: httpx.Client | httpx.AsyncClient
+        module = library.module
         if mode == "sync":
-            self.transport = RetryTransport(policy, **transport_kwargs)
-            self.client = httpx.Client(transport=kwargs.pop("transport", self.transport), **kwargs)
+            self.transport = library.adapter.RetryTransport(policy, **transport_kwargs)
+            self.client = module.Client(transport=kwargs.pop("transport", self.transport), **kwargs)
         else:
-            self.transport = AsyncRetryTransport(policy, **transport_kwargs)
-            self.client = httpx.AsyncClient(
+            self.transport = library.adapter.AsyncRetryTransport(policy, **transport_kwargs)
+            self.client = module.AsyncClient(
                 transport=kwargs.pop("transport", self.transport), **kwargs
             )
 
@@ -220,7 +266,7 @@ class Twin:
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request; the response's body is read (`read()` / `aread()`)."""
         client = self.client
-        if isinstance(client, httpx.Client):
+        if _is_sync(client):
             return client.request(method, url, **kwargs)
 
         async def call() -> httpx.Response:
@@ -233,7 +279,7 @@ class Twin:
     def send(self, request: httpx.Request) -> httpx.Response:
         """Send a request built by ``self.client.build_request``; its body is read."""
         client = self.client
-        if isinstance(client, httpx.Client):
+        if _is_sync(client):
             return client.send(request)
 
         async def call() -> httpx.Response:
@@ -246,7 +292,7 @@ class Twin:
     def raw(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, bytes]:
         """Send one streamed request and return the response and every raw body byte."""
         client = self.client
-        if isinstance(client, httpx.Client):
+        if _is_sync(client):
             with client.stream(method, url, **kwargs) as response:
                 return response, b"".join(response.iter_raw())
 
@@ -269,7 +315,7 @@ class Twin:
         """Close the client (and its transport), then the private event loop."""
         client = self.client
         try:
-            if isinstance(client, httpx.Client):
+            if _is_sync(client):
                 client.close()
             else:
                 self.loop.run_until_complete(client.aclose())

@@ -1,4 +1,8 @@
-"""httpx bodies for `errorkit.httpx`: request replay, and bounded peeks at error bodies.
+"""httpx bodies for `errorkit.httpx` and `errorkit.httpx2`: request replay, bounded peeks.
+
+The functions take the library's `Flavor` (`errorkit._stacks.httpx_flavor`)
+where they need one of its classes; the peeked streams here are mixins, which
+the flavor combines with its library's byte streams.
 
 Request side: httpx turns bytes, text, JSON and forms into a `ByteStream`, which
 can be sent any number of times; a `files=` upload becomes a `MultipartStream`,
@@ -30,15 +34,21 @@ import inspect
 import socket
 from typing import TYPE_CHECKING, Any
 
-import httpx
-from httpx._content import AsyncIteratorByteStream, IteratorByteStream
-from httpx._multipart import MultipartStream
-
 from errorkit._stacks.deadline import cut_at
 from errorkit._stacks.decoding import bounded_decode
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+
+    import httpx
+
+    from errorkit._stacks.httpx_flavor import Flavor
+
+    # The peeked streams are mixins: `Flavor` adds its library's byte stream base.
+    _SyncBase = httpx.SyncByteStream
+    _AsyncBase = httpx.AsyncByteStream
+else:
+    _SyncBase = _AsyncBase = object
 
 
 class Replay:
@@ -46,14 +56,15 @@ class Replay:
 
     __slots__ = ("_file", "_start", "replayable", "spent")
 
-    def __init__(self, stream: object) -> None:
+    def __init__(self, stream: object, flavor: Flavor) -> None:
         self._file: Any = None
         self._start = 0
         self.replayable = True
         self.spent = False
-        if isinstance(stream, (httpx.ByteStream, MultipartStream)):
-            self.replayable = not isinstance(stream, MultipartStream) or _multipart_seeks(stream)
-        elif isinstance(stream, (IteratorByteStream, AsyncIteratorByteStream)):
+        if isinstance(stream, (flavor.ByteStream, flavor.MultipartStream)):
+            multipart = isinstance(stream, flavor.MultipartStream)
+            self.replayable = not multipart or _multipart_seeks(stream)
+        elif isinstance(stream, (flavor.IteratorByteStream, flavor.AsyncIteratorByteStream)):
             self._adopt(stream, getattr(stream, "_stream", None))
         else:
             self.replayable = False
@@ -76,7 +87,7 @@ class Replay:
             self._file.seek(self._start)
 
 
-def _multipart_seeks(stream: MultipartStream) -> bool:
+def _multipart_seeks(stream: Any) -> bool:
     for field in stream.fields:
         file = getattr(field, "file", None)
         if file is not None and not isinstance(file, (str, bytes)) and not _seekable(file):
@@ -105,8 +116,10 @@ def _seek_start(file: object) -> int | None:
         return None
 
 
-class PeekedStream(httpx.SyncByteStream):
+class PeekedStream(_SyncBase):
     """A response body whose first chunks were pulled already: they come first again.
+
+    A mixin: `Flavor.PeekedStream` is the class, also its library's `SyncByteStream`.
 
     `rest` is None when the peek reached the end of the body: `whole()` then
     gives the raw body until the stream is iterated.
@@ -139,8 +152,8 @@ class PeekedStream(httpx.SyncByteStream):
             self._original.close()
 
 
-class AsyncPeekedStream(httpx.AsyncByteStream):
-    """The async twin of `PeekedStream`."""
+class AsyncPeekedStream(_AsyncBase):
+    """The async twin of `PeekedStream` (`Flavor.AsyncPeekedStream` is the class)."""
 
     def __init__(
         self,
@@ -211,6 +224,7 @@ class PeekCut(Exception):  # noqa: N818 - an event, raised for the adapter to ca
 def peek(
     response: httpx.Response,
     bound: int,
+    flavor: Flavor,
     *,
     sock: socket.socket | None = None,
     seconds: float | None = None,
@@ -226,7 +240,7 @@ def peek(
     the exception propagates.
     """
     original = response.stream
-    assert isinstance(original, httpx.SyncByteStream)  # noqa: S101 - a sync transport's
+    assert isinstance(original, flavor.SyncByteStream)  # noqa: S101 - a sync transport's
     head: list[bytes] = []
     chunks = iter(original)
     try:
@@ -235,13 +249,13 @@ def peek(
         else:
             ended = _pull_within(chunks, bound, head, sock, seconds)
     except BaseException:
-        PeekedStream([], chunks, original).close()
+        flavor.PeekedStream([], chunks, original).close()
         raise
     if ended:
         original.close()  # at EOF: the connection goes back to the pool now
-        response.stream = PeekedStream(head, None, original)
+        response.stream = flavor.PeekedStream(head, None, original)
     else:
-        response.stream = PeekedStream(head, chunks, original)
+        response.stream = flavor.PeekedStream(head, chunks, original)
     return b"".join(head)
 
 
@@ -277,10 +291,10 @@ def _pull(chunks: Iterator[bytes], bound: int, head: list[bytes]) -> bool:
     return False
 
 
-async def apeek(response: httpx.Response, bound: int) -> bytes:
+async def apeek(response: httpx.Response, bound: int, flavor: Flavor) -> bytes:
     """The async twin of `peek`."""
     original = response.stream
-    assert isinstance(original, httpx.AsyncByteStream)  # noqa: S101 - an async transport's
+    assert isinstance(original, flavor.AsyncByteStream)  # noqa: S101 - an async transport's
     head: list[bytes] = []
     size = 0
     chunks = aiter(original)
@@ -289,14 +303,14 @@ async def apeek(response: httpx.Response, bound: int) -> bytes:
             chunk = await anext(chunks, None)
             if chunk is None:
                 await original.aclose()
-                response.stream = AsyncPeekedStream(head, None, original)
+                response.stream = flavor.AsyncPeekedStream(head, None, original)
                 return b"".join(head)
             head.append(chunk)
             size += len(chunk)
     except BaseException:
-        await AsyncPeekedStream([], chunks, original).aclose()
+        await flavor.AsyncPeekedStream([], chunks, original).aclose()
         raise
-    response.stream = AsyncPeekedStream(head, chunks, original)
+    response.stream = flavor.AsyncPeekedStream(head, chunks, original)
     return b"".join(head)
 
 
@@ -329,7 +343,7 @@ def keep_read(response: httpx.Response, bound: int) -> bool:
     body = decoded(response.headers, raw, bound + 1)
     if len(body) > bound or (raw and not body):
         return False
-    # What httpx's own read() leaves; `.content` reads `_content` (httpx 0.23 to 0.29).
+    # What httpx's own read() leaves; `.content` reads `_content` (httpx 0.23 to 0.29, httpx2).
     response._content = body  # noqa: SLF001
     response.is_stream_consumed = True
     return True
