@@ -23,8 +23,8 @@ from errorkit._stacks.responses import raise_for_error
 from errorkit._text import escape_control
 from errorkit.testing import FaultServer, respond
 
-STACKS = ("requests", "urllib3", "httpx", "httpx-async", "aiohttp")
-_MODULE_OF = {"httpx-async": "httpx"}
+STACKS = ("requests", "urllib3", "httpx", "httpx-async", "httpx2", "httpx2-async", "aiohttp")
+_MODULE_OF = {"httpx-async": "httpx", "httpx2-async": "httpx2"}
 
 
 @dataclass(frozen=True)
@@ -119,27 +119,32 @@ def _call_urllib3(method: str, url: str, body: bytes, policy: RetryPolicy) -> in
         return int(response.status)
 
 
-def _call_httpx(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
-    import httpx
+def _httpx_calls(library: str) -> tuple[Call, Call]:
+    """The sync and async calls of httpx or httpx2 (`library`), through errorkit's transports."""
 
-    from errorkit.httpx import RetryTransport
+    def sync(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
+        lib = importlib.import_module(library)
+        adapter = importlib.import_module(f"errorkit.{library}")
+        transport = adapter.RetryTransport(policy, raise_for_status=True)
+        with lib.Client(transport=transport, timeout=5) as client:
+            return int(client.request(method, url, content=body or None).status_code)
 
-    transport = RetryTransport(policy, raise_for_status=True)
-    with httpx.Client(transport=transport, timeout=5) as client:
-        return client.request(method, url, content=body or None).status_code
+    def asynchronous(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
+        lib = importlib.import_module(library)
+        adapter = importlib.import_module(f"errorkit.{library}")
+
+        async def go() -> int:
+            transport = adapter.AsyncRetryTransport(policy, raise_for_status=True)
+            async with lib.AsyncClient(transport=transport, timeout=5) as client:
+                return int((await client.request(method, url, content=body or None)).status_code)
+
+        return asyncio.run(go())
+
+    return sync, asynchronous
 
 
-def _call_httpx_async(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
-    import httpx
-
-    from errorkit.httpx import AsyncRetryTransport
-
-    async def go() -> int:
-        transport = AsyncRetryTransport(policy, raise_for_status=True)
-        async with httpx.AsyncClient(transport=transport, timeout=5) as client:
-            return (await client.request(method, url, content=body or None)).status_code
-
-    return asyncio.run(go())
+_call_httpx, _call_httpx_async = _httpx_calls("httpx")
+_call_httpx2, _call_httpx2_async = _httpx_calls("httpx2")
 
 
 def _call_aiohttp(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
@@ -164,6 +169,8 @@ CALLS: dict[str, Call] = {
     "urllib3": _call_urllib3,
     "httpx": _call_httpx,
     "httpx-async": _call_httpx_async,
+    "httpx2": _call_httpx2,
+    "httpx2-async": _call_httpx2_async,
     "aiohttp": _call_aiohttp,
 }
 
