@@ -323,9 +323,12 @@ class Retry(_Urllib3Retry):
     ) -> Self:
         """A redirect is urllib3's to count; the next hop is a request of its own.
 
-        Unless it would re-send a spent body: urllib3 would send it empty.
+        Unless it would re-send a spent body: urllib3 would send it empty (or from
+        where a file was left). A file whose ``tell()`` failed is urllib3's to
+        refuse: it raises its own ``UnrewindableBodyError``, as without errorkit.
         """
-        if not (request_facts() or UNKNOWN).replayable:
+        facts = request_facts() or UNKNOWN
+        if not facts.replayable and not facts.unrewindable_file:
             reason = ResponseError("redirect not followed: the body cannot be re-sent")
             raise _scrubbed(MaxRetryError(pool, url or "", reason))  # type: ignore[arg-type]
         try:

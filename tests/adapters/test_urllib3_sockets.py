@@ -27,6 +27,7 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
     ResponseError,
+    UnrewindableBodyError,
 )
 
 import errorkit
@@ -313,6 +314,25 @@ def test_file_body_not_sent_empty_across_a_poolmanager_307(server: FaultServer) 
     )
     assert r.status == 307
     assert (server.hits("/from"), server.hits("/to")) == (1, 0)
+
+
+class _FailingTell(io.BytesIO):
+    def tell(self) -> int:
+        raise OSError("tell() failed")
+
+
+def test_a_307_after_a_file_whose_tell_failed_raises_as_urllib3_does(server: FaultServer) -> None:
+    """urllib3 refuses to rewind such a file itself (UnrewindableBodyError): errorkit lets it."""
+    server.script("/from", [respond(307, headers={"Location": "/to"})])
+    server.script("/to", [respond(200)])
+    errors = []
+    for retries in (urllib3.Retry(3), Retry(FAST)):
+        with urllib3.connection_from_url(server.url("/")) as pool:
+            with pytest.raises(UnrewindableBodyError) as caught:
+                pool.urlopen("PUT", "/from", body=_FailingTell(b"data"), retries=retries)
+            errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert (server.hits("/from"), server.hits("/to")) == (2, 0)
 
 
 def test_303_after_a_generator_body_is_followed(server: FaultServer) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.poolmanager import PoolManager
+from urllib3.util.request import _FAILEDTELL
 
 # HTTPSConnectionPool inherits urlopen, so one code object identifies both; a
 # ProxyManager's urlopen calls PoolManager's.
@@ -40,6 +41,9 @@ class UrlopenFacts:
 
     replayable: bool
     header_names: frozenset[str]  # lower-cased
+    #: A file whose ``tell()`` failed: urllib3 raises its own ``UnrewindableBodyError``
+    #: before any re-send of it (a retry or a redirect).
+    unrewindable_file: bool = False
 
 
 UNKNOWN = UrlopenFacts(replayable=True, header_names=frozenset())
@@ -56,9 +60,12 @@ def request_facts() -> UrlopenFacts | None:
                 if code is _MANAGER_URLOPEN:
                     kw = local.get("kw")
                     local = kw if isinstance(kw, dict) else {}
+                body = local.get("body")
                 return UrlopenFacts(
-                    replayable=body_replayable(local.get("body"), local.get("body_pos")),
+                    replayable=body_replayable(body, local.get("body_pos")),
                     header_names=_names(local.get("headers")),
+                    unrewindable_file=hasattr(body, "read")
+                    and local.get("body_pos") is _FAILEDTELL,
                 )
             if frame.f_back is None:
                 return None
