@@ -33,9 +33,10 @@ def test_readme_python_blocks_run_and_print_what_they_say(fault_server: FaultSer
         "200",
         "404 Agent not found",
         "200",
+        "200",
         "rate_limited True 2.0 header:retry-after",
     ]
-    assert fault_server.hits("/v1/agents") == 3 + 3
+    assert fault_server.hits("/v1/agents") == 3 + 4
 
 
 def test_readme_testing_example_passes() -> None:
