@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
+import httpx2
 import requests
 from typing_extensions import assert_type
 
@@ -16,8 +17,10 @@ import errorkit.testing
 from errorkit import Category, ErrorInfo, RetryBudget, RetryPolicy
 from errorkit.aiohttp import RetryMiddleware
 from errorkit.httpx import AsyncRetryTransport, RetryTransport
+from errorkit.httpx2 import AsyncRetryTransport as AsyncRetryTransport2
+from errorkit.httpx2 import RetryTransport as RetryTransport2
 from errorkit.requests import RetryAdapter
-from errorkit.urllib3 import Retry
+from errorkit.urllib3 import PoolManager, Retry
 
 info = errorkit.parse(429, {"Retry-After": "1"}, b"{}")
 assert_type(info, ErrorInfo | None)
@@ -43,8 +46,15 @@ session = requests.Session()
 session.mount("https://", RetryAdapter(policy, raise_for_status=True, pool_maxsize=4))
 client = httpx.Client(transport=RetryTransport(policy))
 aclient = httpx.AsyncClient(transport=AsyncRetryTransport(policy))
+client2 = httpx2.Client(transport=RetryTransport2(policy))
+aclient2 = httpx2.AsyncClient(transport=AsyncRetryTransport2(policy))
+assert_type(RetryTransport2(policy).transport, httpx2.BaseTransport)
+assert_type(RetryTransport(policy).transport, httpx.BaseTransport)
 middleware = RetryMiddleware(policy)
 retry = Retry(policy)
+pool = PoolManager(policy, maxsize=4)
+assert_type(pool.retries, Retry)
+assert_type(pool.request("GET", "https://api.example/x").status, int)
 
 try:
     errorkit.raise_for_error(session.get("https://api.example/x"))
