@@ -19,8 +19,7 @@ from errorkit.httpx import (
     RetryTransport,
 )
 from errorkit.testing import FaultServer, respond
-from support.clients_httpx import HTTPX, Library, Twin
-from support.clients_httpx2 import HTTPX2
+from support.clients_httpx import Library, Twin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,13 +44,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     return monkeypatch
-
-
-@pytest.fixture(params=[HTTPX, HTTPX2], ids=lambda library: library.name)
-def library(request: pytest.FixtureRequest) -> Library:
-    """httpx, or its fork httpx2: the proxy tests run over both."""
-    library: Library = request.param
-    return library
 
 
 @pytest.fixture(params=["sync", "async"])

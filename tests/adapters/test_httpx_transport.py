@@ -34,8 +34,7 @@ from errorkit.testing import (
     slow_body,
     stall,
 )
-from support.clients_httpx import HTTPX, Library, Twin
-from support.clients_httpx2 import HTTPX2
+from support.clients_httpx import Twin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,34 +44,6 @@ if TYPE_CHECKING:
 FAST = RetryPolicy(budget=None, initial_delay=0.01, throttle_delay=0.01, max_delay=0.05)
 BOUND = 64 * 1024
 MakeTwin = Callable[..., Twin]
-
-
-@pytest.fixture(params=[HTTPX, HTTPX2], ids=lambda library: library.name)
-def library(request: pytest.FixtureRequest) -> Library:
-    """httpx, or its fork httpx2: the twin tests run over both."""
-    library: Library = request.param
-    return library
-
-
-@pytest.fixture
-def hx(library: Library) -> Any:
-    """The module of the test's library (httpx or httpx2), for its classes."""
-    return library.module
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest, library: Library) -> Iterator[MakeTwin]:
-    """Build clients of the library over errorkit's transport, sync or async; closed after."""
-    made: list[Twin] = []
-
-    def make(policy: RetryPolicy | None = FAST, **kwargs: Any) -> Twin:
-        client = Twin(str(request.param), policy, library=library, **kwargs)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
 
 
 def _pool_of(transport: RetryTransport | AsyncRetryTransport) -> Any:
