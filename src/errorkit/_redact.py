@@ -125,6 +125,8 @@ _SCHEME_ALTERNATIVES = "|".join(sorted(_AUTH_SCHEMES))
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _URL_PARAM = re.compile(r"([?&;#])([^=&;#?]*)=([^&;#]*)")
 _TEXT_PARAM = re.compile(r"(^|[?&;#\s,])([^=&;#?\s,]*)=([^&;#\s,]*)")
+#: Where a sensitive value in text ends: commas are part of it (see `_params_in_text`).
+_SECRET_END = re.compile(r"[&;#\s]")
 # Each pattern starts only where its run of name characters starts (the
 # lookbehind), so a long run without a separator costs linear time, not quadratic.
 _URL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]+")
@@ -233,7 +235,7 @@ def redact_text(text: object) -> str:
         value = _head(_text(text))
         value = _URL_IN_TEXT.sub(lambda m: _redact_url(m.group()), value)
         value = _redact_pairs(value)
-        value = _TEXT_PARAM.sub(_param_in_text, value)
+        value = _params_in_text(value)
         value = _SCHEME_CREDENTIAL.sub(_scheme_credential, value)
         return _bound(_JWT.sub(REDACTED, value), MAX_INPUT)
     except Exception:  # noqa: BLE001 - the caller is usually building an error message
@@ -559,13 +561,31 @@ def _nested_query(value: str) -> str:
     return value
 
 
-def _param_in_text(match: re.Match[str]) -> str:
-    sep, name, value = match.groups()
-    # After ?&;# it is a query parameter; after a space or a comma, a name in text.
-    in_query = sep in ("?", "&", ";", "#")
-    if name and value and (is_sensitive_param(name) if in_query else is_sensitive_name(name)):
-        return f"{sep}{name}={REDACTED}"
-    return match.group()
+def _params_in_text(text: str) -> str:
+    """`text` with the values of its sensitive ``name=value`` pairs hidden.
+
+    After ``?&;#`` a pair is a query parameter; after a space or a comma, a name in
+    text. A sensitive value is hidden up to the next ``& ; #`` or space, commas
+    included (``api_key=,x0`` or ``sig=a,b``); any other value ends at its first
+    comma, and scanning goes on from there (``x=1,token=abc``). One pass, left to
+    right: linear in the text.
+    """
+    out: list[str] = []
+    position = 0
+    while (match := _TEXT_PARAM.search(text, position)) is not None:
+        sep, name, _ = match.groups()
+        in_query = sep in ("?", "&", ";", "#")
+        if name and (is_sensitive_param(name) if in_query else is_sensitive_name(name)):
+            found = _SECRET_END.search(text, match.end())
+            end = len(text) if found is None else found.start()
+            if end > match.start(3):  # an empty value hides nothing
+                out.append(f"{text[position : match.start()]}{sep}{name}={REDACTED}")
+                position = end
+                continue
+        out.append(text[position : match.end()])
+        position = match.end()
+    out.append(text[position:])
+    return "".join(out)
 
 
 def _bound(text: str, limit: int) -> str:
