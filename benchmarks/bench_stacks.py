@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import json
 import random
 import statistics
@@ -127,23 +128,34 @@ def _urllib3_variants() -> list[Variant]:
     ]
 
 
+def _sync_client(library: str, transport: Any | None) -> tuple[Sender, Callable[[], None]]:
+    """A client of httpx or httpx2 (`library`) over `transport` (None: the library's own)."""
+    module = importlib.import_module(library)
+    c = module.Client(transport=transport, timeout=5)
+    return (lambda url: int(c.get(url).status_code)), c.close
+
+
 def _httpx_variants() -> list[Variant]:
-    import httpx
     import httpx_retries
 
     from errorkit.httpx import RetryTransport
-
-    def client(transport: Any | None) -> tuple[Sender, Callable[[], None]]:
-        c = httpx.Client(transport=transport, timeout=5)
-        return (lambda url: c.get(url).status_code), c.close
 
     def alternative() -> Any:
         return httpx_retries.RetryTransport(retry=httpx_retries.Retry(total=2, backoff_factor=0.1))
 
     return [
-        Variant("httpx", "bare", lambda: client(None)),
-        Variant("httpx", "errorkit", lambda: client(RetryTransport())),
-        Variant("httpx", "httpx-retries", lambda: client(alternative())),
+        Variant("httpx", "bare", lambda: _sync_client("httpx", None)),
+        Variant("httpx", "errorkit", lambda: _sync_client("httpx", RetryTransport())),
+        Variant("httpx", "httpx-retries", lambda: _sync_client("httpx", alternative())),
+    ]
+
+
+def _httpx2_variants() -> list[Variant]:
+    from errorkit.httpx2 import RetryTransport
+
+    return [
+        Variant("httpx2", "bare", lambda: _sync_client("httpx2", None)),
+        Variant("httpx2", "errorkit", lambda: _sync_client("httpx2", RetryTransport())),
     ]
 
 
@@ -161,43 +173,52 @@ class _Loop:
         self.loop.close()
 
 
+def _async_client(
+    library: str, make_transport: Callable[[], Any] | None
+) -> tuple[Sender, Callable[[], None]]:
+    """An AsyncClient of httpx or httpx2 on its own loop, over `make_transport()`."""
+    module = importlib.import_module(library)
+    loop = _Loop()
+
+    async def build() -> Any:
+        return module.AsyncClient(transport=make_transport() if make_transport else None, timeout=5)
+
+    c = loop.run(build())
+
+    async def get(url: str) -> int:
+        return int((await c.get(url)).status_code)
+
+    def close() -> None:
+        loop.run(c.aclose())
+        loop.close()
+
+    return (lambda url: int(loop.run(get(url)))), close
+
+
 def _httpx_async_variants() -> list[Variant]:
-    import httpx
     import httpx_retries
 
     from errorkit.httpx import AsyncRetryTransport
 
-    def client(make_transport: Callable[[], Any] | None) -> tuple[Sender, Callable[[], None]]:
-        loop = _Loop()
-
-        async def build() -> httpx.AsyncClient:
-            return httpx.AsyncClient(
-                transport=make_transport() if make_transport else None, timeout=5
-            )
-
-        c = loop.run(build())
-
-        async def get(url: str) -> int:
-            return int((await c.get(url)).status_code)
-
-        def close() -> None:
-            loop.run(c.aclose())
-            loop.close()
-
-        return (lambda url: int(loop.run(get(url)))), close
+    def alternative() -> Any:
+        return httpx_retries.RetryTransport(retry=httpx_retries.Retry(total=2, backoff_factor=0.1))
 
     return [
-        Variant("httpx-async", "bare", lambda: client(None), True),
-        Variant("httpx-async", "errorkit", lambda: client(AsyncRetryTransport), True),
+        Variant("httpx-async", "bare", lambda: _async_client("httpx", None), True),
         Variant(
-            "httpx-async",
-            "httpx-retries",
-            lambda: client(
-                lambda: httpx_retries.RetryTransport(
-                    retry=httpx_retries.Retry(total=2, backoff_factor=0.1)
-                )
-            ),
-            True,
+            "httpx-async", "errorkit", lambda: _async_client("httpx", AsyncRetryTransport), True
+        ),
+        Variant("httpx-async", "httpx-retries", lambda: _async_client("httpx", alternative), True),
+    ]
+
+
+def _httpx2_async_variants() -> list[Variant]:
+    from errorkit.httpx2 import AsyncRetryTransport
+
+    return [
+        Variant("httpx2-async", "bare", lambda: _async_client("httpx2", None), True),
+        Variant(
+            "httpx2-async", "errorkit", lambda: _async_client("httpx2", AsyncRetryTransport), True
         ),
     ]
 
@@ -238,51 +259,6 @@ def _aiohttp_variants() -> list[Variant]:
         Variant("aiohttp", "bare", lambda: session("bare"), True),
         Variant("aiohttp", "errorkit", lambda: session("errorkit"), True),
         Variant("aiohttp", "aiohttp-retry", lambda: session("aiohttp-retry"), True),
-    ]
-
-
-def _httpx2_variants() -> list[Variant]:
-    import httpx2
-
-    from errorkit.httpx2 import RetryTransport
-
-    def client(transport: Any | None) -> tuple[Sender, Callable[[], None]]:
-        c = httpx2.Client(transport=transport, timeout=5)
-        return (lambda url: c.get(url).status_code), c.close
-
-    return [
-        Variant("httpx2", "bare", lambda: client(None)),
-        Variant("httpx2", "errorkit", lambda: client(RetryTransport())),
-    ]
-
-
-def _httpx2_async_variants() -> list[Variant]:
-    import httpx2
-
-    from errorkit.httpx2 import AsyncRetryTransport
-
-    def client(make_transport: Callable[[], Any] | None) -> tuple[Sender, Callable[[], None]]:
-        loop = _Loop()
-
-        async def build() -> httpx2.AsyncClient:
-            return httpx2.AsyncClient(
-                transport=make_transport() if make_transport else None, timeout=5
-            )
-
-        c = loop.run(build())
-
-        async def get(url: str) -> int:
-            return int((await c.get(url)).status_code)
-
-        def close() -> None:
-            loop.run(c.aclose())
-            loop.close()
-
-        return (lambda url: int(loop.run(get(url)))), close
-
-    return [
-        Variant("httpx2-async", "bare", lambda: client(None), True),
-        Variant("httpx2-async", "errorkit", lambda: client(AsyncRetryTransport), True),
     ]
 
 
