@@ -10,6 +10,12 @@ an idempotency key) and three operations on its stack:
     discard(response)        -> release a response that will not be returned
     finish(final)            -> the caller's answer once retries end on an error:
                                 the final response, or the exception to raise
+    stop_resends(response, header) -> set an SDK's stop header on a final response
+
+Once a first attempt failed, the drivers ask `errorkit._resends.LEDGER` which
+logical request the hop belongs to: an SDK's re-send of a call continues that
+call's attempts, deadline and budget, and a final error response gets the SDK's
+stop header when the logical request has nothing left (see `errorkit._resends`).
 
 The drivers call `attempt` until it succeeds or `step()` says stop. `step()` is
 the loop's one step (decide, spend from the budget, log, call ``on_retry``), and
@@ -32,6 +38,7 @@ from errorkit._clock import CLOCK
 from errorkit._info import ErrorInfo
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._redact import redact_url
+from errorkit._resends import LEDGER, Headers, Logical
 from errorkit._text import escape_control
 
 if TYPE_CHECKING:
@@ -40,6 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("errorkit")
 
 R = TypeVar("R")
+R_contra = TypeVar("R_contra", contravariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +109,18 @@ class Request(Protocol):
         """Whether the request carries an idempotency key."""
 
 
-class Call(Request, Protocol[R]):
+class Hop(Request, Protocol[R_contra]):
+    """What both drivers read of a hop besides its `Request` facts."""
+
+    @property
+    def headers(self) -> Headers:
+        """The request's headers, read after a failure to recognise an SDK's re-send."""
+
+    def stop_resends(self, response: R_contra, header: str) -> None:
+        """Set `header` to ``false`` on `response`, which is returned to an SDK."""
+
+
+class Call(Hop[R], Protocol[R]):
     """One logical request as a synchronous adapter sends it."""
 
     def attempt(self, number: int, timeout: float | None) -> R | ErrorResponse[R] | Failed:
@@ -114,7 +133,7 @@ class Call(Request, Protocol[R]):
         """The final response for the caller, or raise the exception that ends the request."""
 
 
-class AsyncCall(Request, Protocol[R]):
+class AsyncCall(Hop[R], Protocol[R]):
     """One logical request as an asyncio adapter sends it: `Call` with coroutines."""
 
     def attempt(
@@ -144,18 +163,35 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
     record_request(policy)
     started = CLOCK.monotonic()
     result = call.attempt(1, policy.deadline)
-    number = 1
-    while isinstance(result, (ErrorResponse, Failed)):
-        elapsed = CLOCK.monotonic() - started
-        decision = step(policy, call, result.outcome, number, elapsed)
+    if not isinstance(result, (ErrorResponse, Failed)):
+        return result
+    logical = _logical(policy, call, started)
+    hop = 1  # this hop's attempts; `logical.attempts` counts the SDK's re-sends too
+    while True:
+        elapsed = CLOCK.monotonic() - logical.started
+        decision = step(
+            policy,
+            call,
+            result.outcome,
+            logical.attempts,
+            elapsed,
+            resent=logical.resent and hop == 1,
+        )
         if not decision.retry:
-            return call.finish(Final(result, number, decision, elapsed))
+            header = _sdk_stop(policy, logical, decision, elapsed)
+            if header is not None and isinstance(result, ErrorResponse):
+                call.stop_resends(result.response, header)
+            return call.finish(
+                Final(result, logical.attempts, decision, CLOCK.monotonic() - started)
+            )
         if isinstance(result, ErrorResponse):
             call.discard(result.response)
-        CLOCK.sleep(_wait(policy, decision, started))
-        number += 1
-        result = call.attempt(number, policy.remaining(CLOCK.monotonic() - started))
-    return result
+        CLOCK.sleep(_wait(policy, decision, logical.started))
+        hop += 1
+        logical.attempts += 1
+        result = call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
+        if not isinstance(result, (ErrorResponse, Failed)):
+            return result
 
 
 async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
@@ -163,18 +199,64 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     record_request(policy)
     started = CLOCK.monotonic()
     result = await call.attempt(1, policy.deadline)
-    number = 1
-    while isinstance(result, (ErrorResponse, Failed)):
-        elapsed = CLOCK.monotonic() - started
-        decision = step(policy, call, result.outcome, number, elapsed)
+    if not isinstance(result, (ErrorResponse, Failed)):
+        return result
+    logical = _logical(policy, call, started)
+    hop = 1
+    while True:
+        elapsed = CLOCK.monotonic() - logical.started
+        decision = step(
+            policy,
+            call,
+            result.outcome,
+            logical.attempts,
+            elapsed,
+            resent=logical.resent and hop == 1,
+        )
         if not decision.retry:
-            return await call.finish(Final(result, number, decision, elapsed))
+            header = _sdk_stop(policy, logical, decision, elapsed)
+            if header is not None and isinstance(result, ErrorResponse):
+                call.stop_resends(result.response, header)
+            return await call.finish(
+                Final(result, logical.attempts, decision, CLOCK.monotonic() - started)
+            )
         if isinstance(result, ErrorResponse):
             await call.discard(result.response)
-        await CLOCK.asleep(_wait(policy, decision, started))
-        number += 1
-        result = await call.attempt(number, policy.remaining(CLOCK.monotonic() - started))
-    return result
+        await CLOCK.asleep(_wait(policy, decision, logical.started))
+        hop += 1
+        logical.attempts += 1
+        result = await call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
+        if not isinstance(result, (ErrorResponse, Failed)):
+            return result
+
+
+#: Stops for a limit of errorkit's, not for the error: the SDK must not re-send.
+_LIMITS = frozenset(
+    {Reason.ATTEMPTS_EXHAUSTED, Reason.DEADLINE, Reason.HINT_TOO_LONG, Reason.BUDGET_EXHAUSTED}
+)
+
+
+def _logical(policy: RetryPolicy, call: Hop[R], started: float) -> Logical:
+    """The logical request of a hop whose first attempt failed, that attempt counted."""
+    logical = LEDGER.logical(
+        call.method, call.url, call.headers, policy.idempotency_header, started
+    )
+    logical.attempts += 1
+    return logical
+
+
+def _sdk_stop(
+    policy: RetryPolicy, logical: Logical, decision: Decision, elapsed: float
+) -> str | None:
+    """The header that tells the SDK to stop, when the logical request has nothing left."""
+    left = policy.remaining(elapsed)
+    if logical.stop_header is not None and (
+        decision.reason in _LIMITS
+        or logical.attempts >= policy.max_attempts
+        or (left is not None and left <= 0.0)
+    ):
+        return logical.stop_header
+    return None
 
 
 def _wait(policy: RetryPolicy, decision: Decision, started: float) -> float:
@@ -191,12 +273,14 @@ def record_request(policy: RetryPolicy) -> None:
         policy.budget.record_request()
 
 
-def step(
+def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-send
     policy: RetryPolicy,
     request: Request,
     outcome: ErrorInfo | TransportFailure,
     attempt: int,
     elapsed: float,
+    *,
+    resent: bool = False,
 ) -> Decision:
     """After attempt `attempt` failed with `outcome`: retry after how long, or stop.
 
@@ -204,6 +288,8 @@ def step(
     into a stop, `Reason.BUDGET_EXHAUSTED`); a retry is logged at INFO and handed
     to ``on_retry``, a stop after a retry or for another reason than the error
     itself is logged at DEBUG. `elapsed`: seconds since the first attempt began.
+    `resent`: the attempt was an SDK's re-send, a retry that spends from the
+    budget too; when the budget refuses it, errorkit retries no further.
     """
     decision = policy.decide(
         attempt=attempt,
@@ -213,7 +299,10 @@ def step(
         replayable=request.replayable,
         has_idempotency_key=request.has_idempotency_key,
     )
-    if decision.retry and policy.budget is not None and not policy.budget.try_spend():
+    budget = policy.budget
+    # A re-send was a retry, sent: it is paid for whatever comes next.
+    paid = budget is None or not resent or budget.try_spend()
+    if decision.retry and budget is not None and not (paid and budget.try_spend()):
         decision = Decision(
             retry=False,
             delay=0.0,

@@ -169,6 +169,16 @@ class _Call:
         """
         return self._replayable and not _consumed(self.req.body)
 
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        return self.req.headers
+
+    def stop_resends(self, response: ClientResponse, header: str) -> None:
+        # A response's headers are a read-only proxy: give it a copy with the header.
+        headers = CIMultiDict(response.headers)
+        headers[header] = "false"
+        response._headers = CIMultiDictProxy(headers)  # noqa: SLF001
+
     def attempt(
         self, number: int, timeout: float | None
     ) -> Awaitable[ClientResponse | ErrorResponse[ClientResponse] | Failed]:

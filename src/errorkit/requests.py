@@ -196,6 +196,13 @@ class _Call:
     def replayable(self) -> bool:
         return self.start is not _NOT_REPLAYABLE
 
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.request.headers
+
+    def stop_resends(self, response: requests.Response, header: str) -> None:
+        response.headers[header] = "false"
+
     def attempt(
         self,
         number: int,  # noqa: ARG002 - the Call protocol's: a failed attempt rewinds the body

@@ -36,10 +36,18 @@ Answer = str | ErrorResponse[str] | Failed
 class Script:
     """A fake stack: answers each attempt from a list and records every call it gets."""
 
-    def __init__(self, *answers: Answer, method: str = "GET", url: str = "http://h/x") -> None:
+    def __init__(
+        self,
+        *answers: Answer,
+        method: str = "GET",
+        url: str = "http://h/x",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.answers: Iterator[Answer] = iter(answers)
         self.method = method
         self.url = url
+        self.headers = LowerCaseHeaders(headers or {})
+        self.stopped: list[tuple[str, str]] = []
         self.replayable = True
         self.has_idempotency_key = False
         self.attempts: list[tuple[int, float | None]] = []
@@ -56,6 +64,19 @@ class Script:
     def finish(self, final: Final[str]) -> str:
         self.finished.append(final)
         return f"final:{final.attempts}"
+
+    def stop_resends(self, response: str, header: str) -> None:
+        self.stopped.append((response, header))
+
+
+class LowerCaseHeaders:
+    """Request headers as the stacks give them: ``get`` ignores case."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = {name.lower(): value for name, value in headers.items()}
+
+    def get(self, key: str, /) -> str | None:
+        return self.headers.get(key.lower())
 
 
 class AsyncScript(Script):

@@ -292,6 +292,13 @@ class _Hop:
     def replayable(self) -> bool:
         return self.replay is None or self.replay.replayable
 
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.request.headers
+
+    def stop_resends(self, response: httpx.Response, header: str) -> None:
+        response.headers[header] = "false"
+
     def _prepare(self, number: int, timeout: float | None) -> None:
         """Before an attempt: rewind a re-sent body, fit the timeouts to the time left.
 

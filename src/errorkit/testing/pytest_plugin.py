@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from errorkit._resends import LEDGER
 from errorkit.testing import FaultServer, FaultServerConfig, InstantWaits, Step, instant_waits
 
 if TYPE_CHECKING:
@@ -57,15 +58,22 @@ def fault_server_session(fault_server_config: FaultServerConfig) -> Iterator[Fau
 def fault_server(
     fault_server_session: FaultServer, request: pytest.FixtureRequest
 ) -> Iterator[FaultServer]:
-    """The session's `FaultServer`, clean for this test and scripted by its markers."""
+    """The session's `FaultServer`, clean for this test and scripted by its markers.
+
+    errorkit also forgets the logical requests it saw fail (see
+    `errorkit._resends`), so a test that reuses another's idempotency key or SDK
+    call is not counted as its re-send.
+    """
     server = fault_server_session
     server.reset()
+    LEDGER.clear()
     markers = list(request.node.iter_markers("fault_script"))
     for marker in reversed(markers):  # farthest first, so the test's own marker wins
         path, steps, method = _marker_script(marker)
         server.script(path, steps, method=method)
     yield server
     server.reset()
+    LEDGER.clear()
 
 
 def _marker_script(marker: pytest.Mark) -> tuple[str, Sequence[Step], str | None]:
