@@ -1,0 +1,241 @@
+"""openai, anthropic and stripe, as docs/integrations.md plugs errorkit in, over real sockets.
+
+Each test builds the client with the documentation's own lines (`docblocks.run`),
+against the session's FaultServer, with the SDK's retries at what the page says,
+and asserts what the server received and what the caller got. errorkit's waits
+are instant (`instant_waits`); the SDK's own waits are real, so a test that lets
+the SDK re-send takes about a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import errorkit
+from errorkit.testing import FaultServer, InstantWaits, respond
+from integrations.docblocks import run
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+openai = pytest.importorskip("openai")
+anthropic = pytest.importorskip("anthropic")
+stripe = pytest.importorskip("stripe")
+
+OPENAI_503 = {"error": {"message": "The server is overloaded.", "type": "server_error"}}
+OPENAI_429 = {
+    "error": {"message": "Rate limit reached.", "type": "requests", "code": "rate_limit_exceeded"}
+}
+ANTHROPIC_429 = {"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}
+ANTHROPIC_529 = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+STRIPE_503 = {"error": {"type": "api_error", "message": "Service unavailable."}}
+STRIPE_409 = {
+    "error": {"type": "invalid_request_error", "code": "lock_timeout", "message": "Locked."}
+}
+MODELS = {"object": "list", "data": []}
+
+
+def counts(server: FaultServer, path: str) -> list[str | None]:
+    """The x-stainless-retry-count of every hit on `path`."""
+    return [r.header("x-stainless-retry-count") for r in server.requests(path)]
+
+
+@pytest.fixture
+def docs_openai(fault_server: FaultServer) -> Iterator[dict[str, Any]]:
+    names = run("openai", fault_server.base_url)
+    yield names
+    names["client"].close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def docs_anthropic(fault_server: FaultServer) -> Iterator[dict[str, Any]]:
+    names = run("anthropic", fault_server.base_url)
+    yield names
+    names["client"].close()  # type: ignore[attr-defined]
+
+
+# -- openai ---------------------------------------------------------------------------
+
+
+def test_openai_gets_three_hits_for_a_persistent_503_and_raises_its_own_error(
+    fault_server: FaultServer, docs_openai: dict[str, Any], instant_waits: InstantWaits
+) -> None:
+    """errorkit's 3 attempts, then x-should-retry: false: openai raises without re-sending."""
+    fault_server.script("/v1/models", respond(503, body=OPENAI_503))
+    with pytest.raises(openai.InternalServerError) as caught:
+        docs_openai["client"].models.list()
+    assert counts(fault_server, "/v1/models") == ["0", "0", "0"]
+    response = caught.value.response
+    assert response.headers["x-should-retry"] == "false"
+    assert errorkit.error_of(response).category is errorkit.Category.UNAVAILABLE  # type: ignore[union-attr]
+
+
+def test_openai_succeeds_through_errorkits_retries(
+    fault_server: FaultServer, docs_openai: dict[str, Any], instant_waits: InstantWaits
+) -> None:
+    fault_server.script(
+        "/v1/models", [respond(503, body=OPENAI_503), respond(503), respond(200, body=MODELS)]
+    )
+    assert docs_openai["client"].models.list().data == []
+    assert fault_server.hits("/v1/models") == 3
+
+
+def test_openai_waits_a_retry_after_once_per_retry(
+    fault_server: FaultServer, docs_openai: dict[str, Any], instant_waits: InstantWaits
+) -> None:
+    """A 429 with Retry-After: 1 throughout: errorkit waits 1 s twice; openai waits nothing."""
+    fault_server.script("/v1/chat/completions", respond(429, {"Retry-After": "1"}, body=OPENAI_429))
+    started = time.monotonic()
+    with pytest.raises(openai.RateLimitError) as caught:
+        docs_openai["client"].chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert time.monotonic() - started < 1.0  # no real wait by the SDK
+    assert fault_server.hits("/v1/chat/completions") == 3
+    assert len(instant_waits.delays) == 2
+    assert all(1.0 <= d <= 1.1 for d in instant_waits.delays)
+    info = errorkit.error_of(caught.value.response)
+    assert info is not None
+    assert (info.category, info.code) == (errorkit.Category.RATE_LIMITED, "rate_limit_exceeded")
+
+
+def test_openai_re_sends_of_a_post_errorkit_does_not_retry_are_its_attempts(
+    fault_server: FaultServer, docs_openai: dict[str, Any]
+) -> None:
+    """A POST 503 without a hint: errorkit does not re-send it, openai does, twice: 3 hits."""
+    fault_server.script("/v1/chat/completions", respond(503, body=OPENAI_503))
+    with pytest.raises(openai.InternalServerError) as caught:
+        docs_openai["client"].chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert counts(fault_server, "/v1/chat/completions") == ["0", "1", "2"]
+    assert caught.value.response.headers["x-should-retry"] == "false"
+
+
+def test_openai_async_gets_three_hits_for_a_persistent_503(
+    fault_server: FaultServer, docs_openai: dict[str, Any], instant_waits: InstantWaits
+) -> None:
+    fault_server.script("/v1/models", respond(503, body=OPENAI_503))
+
+    async def call() -> None:
+        async with docs_openai["aclient"] as aclient:
+            await aclient.models.list()
+
+    with pytest.raises(openai.InternalServerError):
+        asyncio.run(call())
+    assert counts(fault_server, "/v1/models") == ["0", "0", "0"]
+
+
+# -- anthropic ------------------------------------------------------------------------
+
+
+def test_anthropic_gets_three_hits_for_a_persistent_429(
+    fault_server: FaultServer, docs_anthropic: dict[str, Any], instant_waits: InstantWaits
+) -> None:
+    fault_server.script("/v1/messages", respond(429, {"retry-after": "1"}, body=ANTHROPIC_429))
+    with pytest.raises(anthropic.RateLimitError):
+        docs_anthropic["client"].messages.create(
+            model="claude-test", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert counts(fault_server, "/v1/messages") == ["0", "0", "0"]
+    assert len(instant_waits.delays) == 2
+
+
+def test_anthropic_does_not_sleep_a_retry_after_above_max_retry_after(
+    fault_server: FaultServer, docs_anthropic: dict[str, Any], instant_waits: InstantWaits
+) -> None:
+    """anthropic alone would sleep an hour; errorkit stops it at once, the wait in the error."""
+    fault_server.script("/v1/messages", respond(429, {"retry-after": "3600"}, body=ANTHROPIC_429))
+    started = time.monotonic()
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        docs_anthropic["client"].messages.create(
+            model="claude-test", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert time.monotonic() - started < 1.0
+    assert fault_server.hits("/v1/messages") == 1
+    assert instant_waits.delays == []
+    info = errorkit.error_of(caught.value.response)
+    assert info is not None
+    assert info.retry_after == 3600.0
+
+
+def test_anthropic_overloaded_posts_are_re_sent_by_the_sdk_only(
+    fault_server: FaultServer, docs_anthropic: dict[str, Any]
+) -> None:
+    """529 on a POST: errorkit does not re-send it; anthropic's two re-sends make 3 hits."""
+    fault_server.script("/v1/messages", respond(529, body=ANTHROPIC_529))
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        docs_anthropic["client"].messages.create(
+            model="claude-test", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert counts(fault_server, "/v1/messages") == ["0", "1", "2"]
+    info = errorkit.error_of(caught.value.response)
+    assert info is not None
+    assert info.category is errorkit.Category.UNAVAILABLE
+
+
+def test_anthropic_async_gets_three_hits_for_a_persistent_503(
+    fault_server: FaultServer, docs_anthropic: dict[str, Any], instant_waits: InstantWaits
+) -> None:
+    fault_server.script("/v1/models", respond(503))
+
+    async def call() -> None:
+        async with docs_anthropic["aclient"] as aclient:
+            await aclient.models.list()
+
+    with pytest.raises(anthropic.InternalServerError):
+        asyncio.run(call())
+    assert counts(fault_server, "/v1/models") == ["0", "0", "0"]
+
+
+# -- stripe ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def docs_stripe(fault_server: FaultServer) -> Iterator[Any]:
+    names = run("stripe", fault_server.base_url)
+    yield names["client"]
+    names["session"].close()  # type: ignore[attr-defined]
+
+
+def test_stripe_gets_three_hits_for_a_persistent_503_on_a_post(
+    fault_server: FaultServer, docs_stripe: Any, instant_waits: InstantWaits
+) -> None:
+    """max_network_retries=2: errorkit's 3 attempts with one key, then Stripe-Should-Retry."""
+    fault_server.script("/v1/customers", respond(503, body=STRIPE_503))
+    started = time.monotonic()
+    with pytest.raises(stripe.APIError):
+        docs_stripe.v1.customers.create(params={"email": "a@example.com"})
+    assert time.monotonic() - started < 0.5  # stripe's own backoff never ran
+    keys = [r.header("Idempotency-Key") for r in fault_server.requests("/v1/customers")]
+    assert len(keys) == 3
+    assert len(set(keys)) == 1
+    assert keys[0]
+
+
+def test_stripe_gets_three_hits_for_a_persistent_503_on_a_get(
+    fault_server: FaultServer, docs_stripe: Any, instant_waits: InstantWaits
+) -> None:
+    fault_server.script("/v1/customers/cus_1", respond(503, body=STRIPE_503))
+    with pytest.raises(stripe.APIError):
+        docs_stripe.v1.customers.retrieve("cus_1")
+    assert fault_server.hits("/v1/customers/cus_1") == 3
+
+
+def test_stripe_lock_timeouts_are_re_sent_by_stripe_as_attempts_of_one_call(
+    fault_server: FaultServer, docs_stripe: Any
+) -> None:
+    """409 lock_timeout: errorkit does not retry a conflict, stripe does: 3 hits, one key."""
+    fault_server.script("/v1/customers", respond(409, body=STRIPE_409))
+    with pytest.raises(stripe.APIError) as caught:  # stripe raises APIError for a 409
+        docs_stripe.v1.customers.create(params={"email": "a@example.com"})
+    keys = [r.header("Idempotency-Key") for r in fault_server.requests("/v1/customers")]
+    assert len(keys) == 3
+    assert len(set(keys)) == 1
+    info = errorkit.parse(caught.value.http_status, caught.value.headers, caught.value.http_body)
+    assert info is not None
+    assert (info.category, info.code) == (errorkit.Category.CONFLICT, "lock_timeout")
