@@ -51,7 +51,7 @@ from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, adrive
 from errorkit._parse import parse
-from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
+from errorkit._policy import IDEMPOTENT_METHODS, Reason, RetryPolicy, TransportFailure
 from errorkit._redact import redact_headers, redact_url
 from errorkit._stacks.deadline import CUT_SHORT, DeadlineReached, within
 from errorkit._stacks.exceptions import most_specific, status_error, transport_error
@@ -253,7 +253,7 @@ class _Call:
         result = final.result
         if isinstance(result, Failed):
             error = _transport_error(result, final.attempts)
-            if _auto_retried(self.req, result.error):
+            if _auto_retried(self.req, result.error) and not _left_to_aiohttp(final):
                 _FINAL_ERROR.set((_request_identity(self.req), error))
             raise error from result.error
         if not self.middleware.raise_for_status:
@@ -419,6 +419,21 @@ def _auto_retried(req: ClientRequest, error: BaseException) -> bool:
         and req.method.upper() in _AIOHTTP_AUTO_RETRIED
         and _request_identity(req) is not None
     )
+
+
+def _left_to_aiohttp(final: Final[ClientResponse]) -> bool:
+    """Whether aiohttp's own re-send after `final` goes out: errorkit did not retry.
+
+    aiohttp alone re-sends a request whose kept-alive connection the server had
+    closed, once, on a new connection. errorkit lets that re-send through when it
+    made one attempt and stopped for a limit of its own (``max_attempts=1``, the
+    budget), so errorkit never sends fewer requests than aiohttp alone would; once
+    errorkit retried, `max_attempts` caps the total and the re-send is absorbed.
+    """
+    return final.attempts == 1 and final.decision.reason in _OWN_LIMITS
+
+
+_OWN_LIMITS = frozenset({Reason.ATTEMPTS_EXHAUSTED, Reason.BUDGET_EXHAUSTED})
 
 
 def _repeat_final_error(req: ClientRequest) -> None:

@@ -103,18 +103,36 @@ async def test_without_errorkit_aiohttp_retries_a_dropped_get_once(
     assert (fault_server.hits("/d"), len(log.calls)) == (2, 2)
 
 
-async def test_aiohttp_auto_retry_does_not_exceed_max_attempts(fault_server: FaultServer) -> None:
-    """max_attempts=1, GET dropped: aiohttp re-runs the chain, but only one request is sent."""
+async def test_aiohttp_own_re_send_goes_out_when_errorkit_does_not_retry(
+    fault_server: FaultServer,
+) -> None:
+    """max_attempts=1, GET dropped: aiohttp's own one re-send goes out, as without errorkit."""
     fault_server.script("/d", [drop(), respond(200)])
     events: list[errorkit.RetryEvent] = []
     outer, inner = CallLog(), CallLog()
     policy = dataclasses.replace(FAST, max_attempts=1, on_retry=events.append)
+    async with (
+        retry_session(policy, outer=(outer,), inner=(inner,)) as session,
+        session.get(fault_server.url("/d")) as resp,
+    ):
+        assert resp.status == 200
+    assert fault_server.hits("/d") == 2
+    assert (len(outer.calls), len(inner.calls), len(events)) == (2, 2, 0)
+
+
+async def test_aiohttp_own_re_send_is_absorbed_once_errorkit_retried(
+    fault_server: FaultServer,
+) -> None:
+    """max_attempts=2, GET dropped twice: errorkit's 2 attempts are all; aiohttp's re-run fails."""
+    fault_server.script("/d", [drop(), drop(), respond(200)])
+    outer, inner = CallLog(), CallLog()
+    policy = dataclasses.replace(FAST, max_attempts=2)
     async with retry_session(policy, outer=(outer,), inner=(inner,)) as session:
         with pytest.raises(aiohttp.ServerDisconnectedError) as caught:
             await session.get(fault_server.url("/d"))
     assert isinstance(caught.value, errorkit.APIConnectionError)
-    assert fault_server.hits("/d") == 1
-    assert (len(outer.calls), len(inner.calls), len(events)) == (2, 1, 0)
+    assert fault_server.hits("/d") == 2
+    assert (len(outer.calls), len(inner.calls)) == (2, 2)
 
 
 async def test_dropped_get_is_retried_by_errorkit_not_aiohttp(fault_server: FaultServer) -> None:
