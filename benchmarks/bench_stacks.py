@@ -43,6 +43,11 @@ Sender = Callable[[str], int]
 """url -> status; one logical request (async variants run their own loop)."""
 
 
+#: The variant whose hook (adapter, transport, middleware) does nothing but hand the
+#: request on: what plugging anything into the stack costs, errorkit or not.
+EMPTY_HOOK = "empty hook"
+
+
 @dataclass
 class Variant:
     stack: str
@@ -75,8 +80,15 @@ def _requests_variants() -> list[Variant]:
             total=2, backoff_factor=0.1, status_forcelist=RETRY_STATUSES, raise_on_status=False
         )
 
+    class EmptyAdapter(HTTPAdapter):
+        """The stack's hook with nothing in it: the floor any adapter pays."""
+
+        def send(self, *args: Any, **kwargs: Any) -> Any:
+            return super().send(*args, **kwargs)
+
     return [
         Variant("requests", "bare", lambda: _requests_session(None)),
+        Variant("requests", EMPTY_HOOK, lambda: _requests_session(EmptyAdapter())),
         Variant("requests", "errorkit", lambda: _requests_session(RetryAdapter())),
         Variant(
             "requests",
@@ -135,6 +147,39 @@ def _sync_client(library: str, transport: Any | None) -> tuple[Sender, Callable[
     return (lambda url: int(c.get(url).status_code)), c.close
 
 
+def _empty_transport(library: str) -> Any:
+    """A transport that hands every request to the library's own: the floor of the hook."""
+    module = importlib.import_module(library)
+
+    class EmptyTransport(module.BaseTransport):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.inner = module.HTTPTransport()
+
+        def handle_request(self, request: Any) -> Any:
+            return self.inner.handle_request(request)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return EmptyTransport()
+
+
+def _empty_async_transport(library: str) -> Any:
+    module = importlib.import_module(library)
+
+    class EmptyAsyncTransport(module.AsyncBaseTransport):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.inner = module.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: Any) -> Any:
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    return EmptyAsyncTransport()
+
+
 def _httpx_variants() -> list[Variant]:
     import httpx_retries
 
@@ -145,6 +190,7 @@ def _httpx_variants() -> list[Variant]:
 
     return [
         Variant("httpx", "bare", lambda: _sync_client("httpx", None)),
+        Variant("httpx", EMPTY_HOOK, lambda: _sync_client("httpx", _empty_transport("httpx"))),
         Variant("httpx", "errorkit", lambda: _sync_client("httpx", RetryTransport())),
         Variant("httpx", "httpx-retries", lambda: _sync_client("httpx", alternative())),
     ]
@@ -155,6 +201,7 @@ def _httpx2_variants() -> list[Variant]:
 
     return [
         Variant("httpx2", "bare", lambda: _sync_client("httpx2", None)),
+        Variant("httpx2", EMPTY_HOOK, lambda: _sync_client("httpx2", _empty_transport("httpx2"))),
         Variant("httpx2", "errorkit", lambda: _sync_client("httpx2", RetryTransport())),
     ]
 
@@ -206,6 +253,12 @@ def _httpx_async_variants() -> list[Variant]:
     return [
         Variant("httpx-async", "bare", lambda: _async_client("httpx", None), True),
         Variant(
+            "httpx-async",
+            EMPTY_HOOK,
+            lambda: _async_client("httpx", lambda: _empty_async_transport("httpx")),
+            True,
+        ),
+        Variant(
             "httpx-async", "errorkit", lambda: _async_client("httpx", AsyncRetryTransport), True
         ),
         Variant("httpx-async", "httpx-retries", lambda: _async_client("httpx", alternative), True),
@@ -218,9 +271,19 @@ def _httpx2_async_variants() -> list[Variant]:
     return [
         Variant("httpx2-async", "bare", lambda: _async_client("httpx2", None), True),
         Variant(
+            "httpx2-async",
+            EMPTY_HOOK,
+            lambda: _async_client("httpx2", lambda: _empty_async_transport("httpx2")),
+            True,
+        ),
+        Variant(
             "httpx2-async", "errorkit", lambda: _async_client("httpx2", AsyncRetryTransport), True
         ),
     ]
+
+
+async def _empty_middleware(req: Any, handler: Any) -> Any:
+    return await handler(req)
 
 
 def _aiohttp_variants() -> list[Variant]:
@@ -233,7 +296,11 @@ def _aiohttp_variants() -> list[Variant]:
         loop = _Loop()
 
         async def build() -> Any:
-            middlewares = (RetryMiddleware(),) if kind == "errorkit" else ()
+            middlewares: tuple[Any, ...] = ()
+            if kind == "errorkit":
+                middlewares = (RetryMiddleware(),)
+            elif kind == EMPTY_HOOK:
+                middlewares = (_empty_middleware,)
             s = aiohttp.ClientSession(middlewares=middlewares)
             if kind == "aiohttp-retry":
                 options = aiohttp_retry.ExponentialRetry(
@@ -257,6 +324,7 @@ def _aiohttp_variants() -> list[Variant]:
 
     return [
         Variant("aiohttp", "bare", lambda: session("bare"), True),
+        Variant("aiohttp", EMPTY_HOOK, lambda: session(EMPTY_HOOK), True),
         Variant("aiohttp", "errorkit", lambda: session("errorkit"), True),
         Variant("aiohttp", "aiohttp-retry", lambda: session("aiohttp-retry"), True),
     ]

@@ -154,7 +154,7 @@ class RetryBudget:
     def record_request(self) -> None:
         """Count one logical request: call it for first attempts only, never retries."""
         notes = self._notes
-        notes.append(self._now())
+        notes.append((self._clock or CLOCK.monotonic)())  # a bucket once counted
         if len(notes) >= _NOTES_MAX:
             with self._lock:
                 self._count_notes()
@@ -243,7 +243,7 @@ class RetryBudget:
         append, a clock that stepped back) counts in the lifetime total only.
         """
         notes = self._notes
-        taken = Counter(notes.popleft() for _ in range(len(notes)))
+        taken = Counter(self._bucket(notes.popleft()) for _ in range(len(notes)))
         for when, count in sorted(taken.items()):  # oldest first, as the ring moves
             bucket = int(when)
             if bucket > self._head:
@@ -266,13 +266,17 @@ class RetryBudget:
         return self._head % _BUCKETS
 
     def _now(self) -> float:
-        """The current time bucket, ``clock() // width``, a whole float.
+        """The current time bucket, ``clock() // width``, a whole float."""
+        return self._bucket((self._clock or CLOCK.monotonic)())
+
+    def _bucket(self, reading: object) -> float:
+        """The time bucket of a clock reading, ``reading // width``, a whole float.
 
         A reading that is no finite number (NaN, inf, None, or so large that the
         bucket overflows) gives the newest bucket, as a clock stepping back does.
         """
         try:
-            bucket = float((self._clock or CLOCK.monotonic)() // self._width)
+            bucket = float(reading // self._width)  # type: ignore[operator]
         except (TypeError, ValueError, ArithmeticError):
             return float(self._head)
         return bucket if math.isfinite(bucket) else float(self._head)
