@@ -11,7 +11,8 @@ directory on ``PYTHONPATH``). It does three things, driven by environment variab
   - ``urllib3.util.Retry.DEFAULT`` becomes ``errorkit.urllib3.Retry(policy)``;
   - the transports ``httpx.Client`` and ``httpx.AsyncClient`` build themselves
     (no ``transport=``/``mounts=`` given, env proxies included) are wrapped in
-    ``RetryTransport`` / ``AsyncRetryTransport``;
+    ``RetryTransport`` / ``AsyncRetryTransport``, and those of ``httpx2.Client``
+    and ``httpx2.AsyncClient`` in ``errorkit.httpx2``'s (one function for both);
   - every ``aiohttp.ClientSession`` gets ``RetryMiddleware`` first in its
     ``middlewares``.
 
@@ -28,6 +29,7 @@ directory on ``PYTHONPATH``). It does three things, driven by environment variab
 from __future__ import annotations
 
 import errno
+import importlib
 import ipaddress
 import json
 import os
@@ -38,6 +40,7 @@ import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import ModuleType
 
 POLICY_ENV = "ERRORKIT_COMPAT_POLICY"
 OUT_ENV = "ERRORKIT_COMPAT_OUT"
@@ -129,12 +132,15 @@ def _mount_urllib3(policy: Any) -> None:
     urllib3.util.retry.Retry.DEFAULT = Retry(policy)
 
 
-def _mount_httpx(policy: Any) -> None:
-    try:
-        import httpx
-    except ImportError:
-        return
-    from errorkit.httpx import AsyncRetryTransport, RetryTransport
+def _wrap_built_transports(policy: Any, library: ModuleType, adapter: ModuleType) -> None:
+    """Wrap the transports ``library.Client``/``AsyncClient`` build themselves.
+
+    ``library`` is httpx or httpx2 and ``adapter`` errorkit's module for it
+    (``errorkit.httpx`` / ``errorkit.httpx2``): the transport each client builds
+    (no ``transport=``, and one per environment proxy) goes into the adapter's
+    ``RetryTransport`` / ``AsyncRetryTransport``; a transport the caller passes
+    stays as it is.
+    """
 
     def wrapping(client: type, name: str, wrapper: type) -> None:
         original = getattr(client, name)
@@ -149,8 +155,17 @@ def _mount_httpx(policy: Any) -> None:
         setattr(client, name, build)
 
     for name in ("_init_transport", "_init_proxy_transport"):
-        wrapping(httpx.Client, name, RetryTransport)
-        wrapping(httpx.AsyncClient, name, AsyncRetryTransport)
+        wrapping(library.Client, name, adapter.RetryTransport)
+        wrapping(library.AsyncClient, name, adapter.AsyncRetryTransport)
+
+
+def _mount_httpx(policy: Any) -> None:
+    for library, adapter in (("httpx", "errorkit.httpx"), ("httpx2", "errorkit.httpx2")):
+        try:
+            module = importlib.import_module(library)
+        except ImportError:
+            continue
+        _wrap_built_transports(policy, module, importlib.import_module(adapter))
 
 
 def _mount_aiohttp(policy: Any) -> None:

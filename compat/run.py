@@ -1,14 +1,17 @@
 """Run the HTTP stacks' own test suites bare and with errorkit mounted by default.
 
-    python compat/run.py [--stacks requests,aiohttp,httpx,urllib3]
+    python compat/run.py [--stacks requests,aiohttp,httpx,httpx2,urllib3]
                          [--policy default|single|default,single] [--jobs N]
-                         [--cache DIR] [--timeout S] [--cap S]
+                         [--source NAME=DIR] [--cache DIR] [--timeout S] [--cap S]
 
 Run it with this checkout's virtualenv: each stack is tested at the version
 installed there. For each stack the runner
 
-1. downloads its sdist (``pip download --no-binary :all: --no-deps NAME==VERSION``;
-   the sdists of all four ship their tests) and unpacks it into the cache;
+1. downloads its sdist (``pip download --no-binary :all: --no-deps NAME==VERSION``)
+   and unpacks it into the cache. The sdists of requests, aiohttp, httpx and urllib3
+   ship their tests; httpx2's does not (the package only), so its suite comes from a
+   checkout of its repository at that version's tag, given as ``--source httpx2=DIR``;
+   without one, httpx2 is reported "not run" and the other stacks run;
 2. creates, once, a virtualenv in the cache with the stack at that version and the
    test requirements its sdist declares (see `_requirements`); errorkit comes from
    this checkout through ``PYTHONPATH``, so its own pytest plugin stays out;
@@ -67,6 +70,9 @@ class Stack:
     pytest_args: tuple[str, ...] = ()
     # The suite's servers listen on fixed ports (httpx's on 8000): its runs go one at a time.
     fixed_ports: bool = False
+    # Where the suite is when the sdist ships none: a checkout of this repository at
+    # the installed version's tag, given as ``--source NAME=DIR``.
+    repository: str = ""
 
 
 STACKS = {
@@ -91,6 +97,25 @@ STACKS = {
             "tests/client/test_proxies.py::test_sync_proxy_close": "needs example.com",
         },
         fixed_ports=True,
+    ),
+    # httpx2's sdist holds only the package (its pyproject's sdist `include` is
+    # "/httpx2" and "/CHANGELOG.md"). The suite is in its repository, a uv workspace:
+    # tests/httpx2/ runs from the root, with the root pyproject.toml's pytest
+    # configuration. From the repository's files: the same three `network` tests as
+    # httpx's; its `addopts` (dropped, as for every stack) carries the import mode the
+    # tests' `from tests.httpx2...` imports need; its server takes a free port
+    # (conftest.py `server` fixture, `free_tcp_port_factory`), so no fixed_ports.
+    "httpx2": Stack(
+        "httpx2",
+        "brotli,cli,http2,socks,ws,zstd",
+        ("tests/httpx2",),
+        {
+            "tests/httpx2/test_timeouts.py::test_connect_timeout": "connects to 10.255.255.1",
+            "tests/httpx2/client/test_proxies.py::test_async_proxy_close": "needs example.com",
+            "tests/httpx2/client/test_proxies.py::test_sync_proxy_close": "needs example.com",
+        },
+        pytest_args=("--import-mode=importlib",),
+        repository="https://github.com/pydantic/httpx2",
     ),
     "aiohttp": Stack(
         "aiohttp",
@@ -152,6 +177,10 @@ _EXTRA = {
     ],
     "urllib3": ["trustme", "cryptography", "idna"],
 }
+# httpx2's `dev` group also holds its linting and packaging tools, and the
+# workspace's own packages (httpx2 is pinned with its extras; httpcore2 stays, so
+# its extras come too).
+_SKIP_HTTPX2 = re.compile(r"^(coverage|ruff|twine|httpx2)\b", re.IGNORECASE)
 _SKIP = re.compile(
     r"^(mypy|python-on-whales|pytest[-_]codspeed|pytest-cov|aiodns|uvloop|winloop|"
     r"setuptools-git|pkgconfig|wheel)\b",
@@ -192,6 +221,14 @@ def _requirements(stack: Stack, source: Path) -> list[str]:
         toml = importlib.import_module("tomllib")  # Python >= 3.11, as the runner needs
         groups = toml.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
         declared = [r for r in groups["dependency-groups"]["test"] if isinstance(r, str)]
+    elif stack.name == "httpx2":
+        toml = importlib.import_module("tomllib")
+        groups = toml.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
+        declared = [
+            r
+            for r in groups["dependency-groups"]["dev"]
+            if isinstance(r, str) and not _SKIP_HTTPX2.match(r)
+        ]
     else:
         declared = []
     wanted = [r for r in declared + _EXTRA.get(stack.name, []) if not _SKIP.match(r)]
@@ -202,23 +239,43 @@ def _version(name: str) -> str:
     return importlib.metadata.version(name)
 
 
-def prepare(stack: Stack, cache: Path) -> tuple[Path, Path]:
-    """Download and unpack the stack's sdist and build its venv; (source dir, venv)."""
+class NotRun(Exception):  # noqa: N818 - a stack not run, not an error of the runner
+    """The stack's suite is not to be had here; the message says why."""
+
+
+def prepare(stack: Stack, cache: Path, given: Path | None = None) -> tuple[Path, Path]:
+    """Find the stack's suite and build its venv; (source dir, venv).
+
+    The suite is ``given`` (``--source``, a checkout of the stack's repository at
+    the installed version's tag) or else the stack's sdist, downloaded and unpacked.
+    Raises `NotRun` if neither holds the suite's tests.
+    """
     version = _version(stack.name)
-    sdists = cache / "sdists"
-    sdists.mkdir(parents=True, exist_ok=True)
-    archive = sdists / f"{stack.name}-{version}.tar.gz"
-    if not archive.exists():
-        _run([
-            sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-            "--dest", str(sdists), f"{stack.name}=={version}",
-        ])  # fmt: skip
-    source = cache / "src" / f"{stack.name}-{version}"
-    if not source.exists():
-        with tarfile.open(archive) as tar:
-            tar.extractall(cache / "src", filter="data")
-    if not any((source / tests.split("/")[0]).exists() for tests in stack.tests):
-        raise SystemExit(f"{archive.name} has no {stack.tests[0]}: fetch the repository's tag")
+    if given is not None:
+        source = given.resolve()
+        where = str(source)
+    else:
+        sdists = cache / "sdists"
+        sdists.mkdir(parents=True, exist_ok=True)
+        archive = sdists / f"{stack.name}-{version}.tar.gz"
+        if not archive.exists():
+            _run([
+                sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+                "--dest", str(sdists), f"{stack.name}=={version}",
+            ])  # fmt: skip
+        source = cache / "src" / f"{stack.name}-{version}"
+        if not source.exists():
+            with tarfile.open(archive) as tar:
+                tar.extractall(cache / "src", filter="data")
+        where = f"the sdist {archive.name}"
+    if not all((source / tests).exists() for tests in stack.tests):
+        hint = (
+            f"its suite is in {stack.repository}: pass --source {stack.name}=DIR, "
+            f"a checkout of its tag for {version}"
+            if stack.repository
+            else "fetch the repository's tag"
+        )
+        raise NotRun(f"{where} has no {stack.tests[0]}; {hint}")
     pinned = (
         f"{stack.name}[{stack.extras}]=={version}" if stack.extras else f"{stack.name}=={version}"
     )
@@ -363,14 +420,53 @@ def report(stack: Stack, policy: str, bare: Run, mounted: Run) -> tuple[str, str
     return "\n".join(lines) + "\n", row
 
 
+def not_run_report(stack: Stack, policy: str, reason: str) -> tuple[str, str]:
+    """The results page and summary row of a stack whose suite was not to be had."""
+    version = _version(stack.name)
+    lines = [
+        f"# {stack.name} {version}: not run ({policy})",
+        "",
+        f"Not run: {reason}.",
+        "",
+        "## Deselected in both runs (once run)",
+        "",
+    ]
+    lines += [f"- `{node}`: {why}" for node, why in stack.deselect.items()] or ["None."]
+    short = "no suite in the sdist" if reason.startswith("the sdist") else "no suite in --source"
+    row = f"| {stack.name} {version} | {policy} | not run: {short} | - | - |"
+    return "\n".join(lines) + "\n", row
+
+
+def _prepare_all(
+    stacks: list[Stack], cache: Path, sources: dict[str, Path]
+) -> tuple[dict[str, tuple[Path, Path]], dict[str, str]]:
+    """`prepare` each stack: (source dir and venv by stack, why not by stack not run)."""
+    prepared: dict[str, tuple[Path, Path]] = {}
+    not_run: dict[str, str] = {}
+    for stack in stacks:
+        try:
+            prepared[stack.name] = prepare(stack, cache, sources.get(stack.name))
+        except NotRun as reason:  # noqa: PERF203 - once per stack
+            _log(f"{stack.name}: not run: {reason}")
+            not_run[stack.name] = str(reason)
+    return prepared, not_run
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, prepare every stack, run the suites, write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stacks", default="requests,aiohttp,httpx,urllib3")
+    parser.add_argument("--stacks", default="requests,aiohttp,httpx,httpx2,urllib3")
     parser.add_argument(
         "--policy", default="default", help="default, single or both: default,single"
     )
     parser.add_argument("--jobs", type=int, default=2, help="suite runs at once (default 2)")
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="a checkout of NAME's repository at the installed version's tag, for its suite",
+    )
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--timeout", type=int, default=60, help="seconds per test")
     parser.add_argument("--cap", type=int, default=3600, help="seconds per suite run")
@@ -383,7 +479,13 @@ def main(argv: list[str] | None = None) -> int:
     policies = [policy.strip() for policy in args.policy.split(",") if policy.strip()]
     if not policies or set(policies) - {"default", "single"}:
         parser.error(f"--policy {args.policy}: use default, single or default,single")
-    prepared = {stack.name: prepare(stack, args.cache) for stack in stacks}
+    sources: dict[str, Path] = {}
+    for entry in args.source:
+        name, _, directory = entry.partition("=")
+        if name not in STACKS or not directory:
+            parser.error(f"--source {entry}: use NAME=DIR, NAME from {sorted(STACKS)}")
+        sources[name] = Path(directory)
+    prepared, not_run = _prepare_all(stacks, args.cache, sources)
     out_dir = args.cache / "runs"
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -399,7 +501,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # Policy by policy, so that the runs of a fixed_ports stack, which wait for each
     # other, are spread between the other stacks' runs.
-    jobs = [(stack, policy) for policy in ("", *policies) for stack in stacks]
+    jobs = [
+        (stack, policy)
+        for policy in ("", *policies)
+        for stack in stacks
+        if stack.name not in not_run
+    ]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         done = list(pool.map(one, jobs))
     runs = {(stack.name, policy): run for (stack, policy), run in zip(jobs, done, strict=True)}
@@ -407,7 +514,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for stack in stacks:
         for policy in policies:
-            page, row = report(stack, policy, runs[stack.name, ""], runs[stack.name, policy])
+            if stack.name in not_run:
+                page, row = not_run_report(stack, policy, not_run[stack.name])
+            else:
+                page, row = report(stack, policy, runs[stack.name, ""], runs[stack.name, policy])
             name = stack.name if policy == "default" else f"{stack.name}-{policy}"
             (RESULTS / f"{name}.md").write_text(page, encoding="utf-8")
             rows.append(row)
