@@ -168,19 +168,8 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
     logical = _logical(policy, call, started)
     hop = 1  # this hop's attempts; `logical.attempts` counts the SDK's re-sends too
     while True:
-        elapsed = CLOCK.monotonic() - logical.started
-        decision = step(
-            policy,
-            call,
-            result.outcome,
-            logical.attempts,
-            elapsed,
-            resent=logical.resent and hop == 1,
-        )
+        decision = _decide(policy, call, result, logical, first=hop == 1)
         if not decision.retry:
-            header = _sdk_stop(policy, logical, decision, elapsed)
-            if header is not None and isinstance(result, ErrorResponse):
-                call.stop_resends(result.response, header)
             return call.finish(
                 Final(result, logical.attempts, decision, CLOCK.monotonic() - started)
             )
@@ -204,19 +193,8 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     logical = _logical(policy, call, started)
     hop = 1
     while True:
-        elapsed = CLOCK.monotonic() - logical.started
-        decision = step(
-            policy,
-            call,
-            result.outcome,
-            logical.attempts,
-            elapsed,
-            resent=logical.resent and hop == 1,
-        )
+        decision = _decide(policy, call, result, logical, first=hop == 1)
         if not decision.retry:
-            header = _sdk_stop(policy, logical, decision, elapsed)
-            if header is not None and isinstance(result, ErrorResponse):
-                call.stop_resends(result.response, header)
             return await call.finish(
                 Final(result, logical.attempts, decision, CLOCK.monotonic() - started)
             )
@@ -243,6 +221,30 @@ def _logical(policy: RetryPolicy, call: Hop[R], started: float) -> Logical:
     )
     logical.attempts += 1
     return logical
+
+
+def _decide(
+    policy: RetryPolicy,
+    call: Hop[R],
+    result: ErrorResponse[R] | Failed,
+    logical: Logical,
+    *,
+    first: bool,
+) -> Decision:
+    """`step()` after a failed attempt of `logical`; a stop tells the SDK, if it must know.
+
+    `first`: the attempt was the hop's first, which for an SDK's re-send is a retry
+    the budget pays for.
+    """
+    elapsed = CLOCK.monotonic() - logical.started
+    decision = step(
+        policy, call, result.outcome, logical.attempts, elapsed, resent=logical.resent and first
+    )
+    if not decision.retry and isinstance(result, ErrorResponse):
+        header = _sdk_stop(policy, logical, decision, elapsed)
+        if header is not None:
+            call.stop_resends(result.response, header)
+    return decision
 
 
 def _sdk_stop(
