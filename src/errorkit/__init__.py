@@ -45,6 +45,7 @@ from errorkit._formats import (
     shape,
     unregister_format,
 )
+from errorkit._gate import RateLimitGate, by_endpoint, by_origin
 from errorkit._info import Category, ErrorInfo
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
@@ -74,6 +75,7 @@ __all__ = [
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitError",
+    "RateLimitGate",
     "Reason",
     "Recognizer",
     "RetryBudget",
@@ -86,6 +88,8 @@ __all__ = [
     "as_seconds",
     "as_status",
     "as_text",
+    "by_endpoint",
+    "by_origin",
     "envelope",
     "error_of",
     "parse",

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from errorkit._clock import CLOCK
+from errorkit._gate import RateLimitGate, refusal
 from errorkit._info import ErrorInfo
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._redact import redact_url
@@ -93,6 +94,10 @@ class Request(Protocol):
     """The facts of one logical request that the policy decides on."""
 
     @property
+    def headers(self) -> object:
+        """The request's headers, for a `RateLimitGate` key."""
+
+    @property
     def method(self) -> str:
         """The method, upper-case."""
 
@@ -114,10 +119,14 @@ class Hop(Request, Protocol[R_contra]):
 
     @property
     def headers(self) -> Headers:
-        """The request's headers, read after a failure to recognise an SDK's re-send."""
+        """The request's headers: a gate's key reads them, and, after a failure, the
+        ledger of SDK re-sends (case-insensitive ``get``)."""
 
     def stop_resends(self, response: R_contra, header: str) -> None:
         """Set `header` to ``false`` on `response`, which is returned to an SDK."""
+
+    def refuse(self, info: ErrorInfo) -> BaseException:
+        """The exception for a request not sent (`info` says why): also the stack's."""
 
 
 class Call(Hop[R], Protocol[R]):
@@ -156,13 +165,18 @@ class RequestFacts:
     url: object
     replayable: bool
     has_idempotency_key: bool
+    headers: object = None
 
 
 def drive(policy: RetryPolicy, call: Call[R]) -> R:
     """Run `call` synchronously until it succeeds or the policy stops it."""
     record_request(policy)
     started = CLOCK.monotonic()
-    result = call.attempt(1, policy.deadline)
+    timeout = policy.deadline
+    if policy.gate is not None and (held := _held(policy, policy.gate, call)):
+        CLOCK.sleep(held)  # the wait at the gate counts against the deadline
+        timeout = policy.remaining(CLOCK.monotonic() - started)
+    result = call.attempt(1, timeout)
     if not isinstance(result, (ErrorResponse, Failed)):
         return result
     logical = _logical(policy, call, started)
@@ -187,7 +201,11 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     """Run `call` in asyncio: the twin of `drive()`."""
     record_request(policy)
     started = CLOCK.monotonic()
-    result = await call.attempt(1, policy.deadline)
+    timeout = policy.deadline
+    if policy.gate is not None and (held := _held(policy, policy.gate, call)):
+        await CLOCK.asleep(held)  # the wait at the gate counts against the deadline
+        timeout = policy.remaining(CLOCK.monotonic() - started)
+    result = await call.attempt(1, timeout)
     if not isinstance(result, (ErrorResponse, Failed)):
         return result
     logical = _logical(policy, call, started)
@@ -206,6 +224,22 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
         result = await call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
         if not isinstance(result, (ErrorResponse, Failed)):
             return result
+
+
+def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> float:
+    """How long a first attempt waits at the gate; raise the refusal when too long.
+
+    A wait above `max_retry_after`, or one that reaches the deadline, is not
+    waited: the request fails at once, unsent, with the stack's `RateLimitError`.
+    """
+    seconds = gate.wait(call.method, call.url, call.headers)
+    if seconds and (seconds > policy.max_retry_after or _past_deadline(policy, seconds)):
+        raise call.refuse(refusal(seconds))
+    return seconds
+
+
+def _past_deadline(policy: RetryPolicy, elapsed: float) -> bool:
+    return policy.deadline is not None and elapsed >= policy.deadline
 
 
 #: Stops for a limit of errorkit's, not for the error: the SDK must not re-send.
@@ -301,6 +335,10 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
         replayable=request.replayable,
         has_idempotency_key=request.has_idempotency_key,
     )
+    if policy.gate is not None:
+        decision = _at_gate(
+            policy, policy.gate, request, outcome=outcome, decision=decision, elapsed=elapsed
+        )
     budget = policy.budget
     # A re-send was a retry, sent: it is paid for whatever comes next.
     paid = budget is None or not resent or budget.try_spend()
@@ -322,6 +360,48 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
             decision.detail,
         )
     return decision
+
+
+def _at_gate(  # noqa: PLR0913 - step()'s facts, and the gate
+    policy: RetryPolicy,
+    gate: RateLimitGate,
+    request: Request,
+    *,
+    outcome: ErrorInfo | TransportFailure,
+    decision: Decision,
+    elapsed: float,
+) -> Decision:
+    """An error response's wait closes the gate; a retry waits for the gate to open.
+
+    The scope may be held longer than this response asked (another request's 429):
+    the retry then waits that long, or stops as for a hint that is too long or a
+    wait past the deadline.
+    """
+    args = (request.method, request.url, request.headers)
+    if isinstance(outcome, ErrorInfo):
+        gate.observe(*args, outcome)
+    if not decision.retry:
+        return decision
+    held = gate.wait(*args)
+    if held <= decision.delay:
+        return decision
+    if held > policy.max_retry_after:
+        reason, detail = Reason.HINT_TOO_LONG, f"above max_retry_after={policy.max_retry_after:g}"
+    elif _past_deadline(policy, elapsed + held):
+        reason, detail = Reason.DEADLINE, "past the deadline"
+    else:
+        return Decision(
+            retry=True,
+            delay=held,
+            reason=Reason.SERVER_HINT,
+            detail=f"{decision.detail}; the rate-limit gate holds {held:.2f} s",
+        )
+    return Decision(
+        retry=False,
+        delay=0.0,
+        reason=reason,
+        detail=f"{decision.detail}; the rate-limit gate holds {held:.2f} s, {detail}",
+    )
 
 
 def _announce(

@@ -16,6 +16,7 @@ from collections.abc import Callable  # noqa: TC003 - at runtime for get_type_hi
 from dataclasses import dataclass, field
 
 from errorkit._budget import RetryBudget, shown
+from errorkit._gate import RateLimitGate
 from errorkit._info import Category, ErrorInfo
 
 #: RFC 9110 §9.2.2 idempotent methods, plus QUERY (safe, hence idempotent, by its draft).
@@ -203,8 +204,8 @@ class RetryPolicy:
     validated like a new policy, and the budget stays shared (unless replaced).
 
     Equality: two policies are equal (``==``) when every setting is equal and they
-    hold the same budget object; a budget is shared mutable state, so it compares by
-    identity. `random` is not compared. Hence ``RetryPolicy() != RetryPolicy()``
+    hold the same budget and gate objects; those are shared mutable state, so they
+    compare by identity. `random` is not compared. Hence ``RetryPolicy() != RetryPolicy()``
     (each builds its own budget), while a ``dataclasses.replace`` copy with no
     change equals its source. A policy is hashable when its callables are
     (``on_retry``; `random` is not hashed).
@@ -231,6 +232,9 @@ class RetryPolicy:
             None. Adapters also clip each attempt's timeout to ``remaining(elapsed)``.
         budget: the `RetryBudget` the adapters spend from after each retry
             decision. None: no budget. Default: a new one per policy.
+        gate: the `RateLimitGate` that holds back every request of a scope while
+            its server asked to wait (shared state, compared by identity, as the
+            budget). None (default): each request waits only for its own hints.
         idempotency_key: True: adapters add one key in `idempotency_header` to each
             non-idempotent request lacking one, the same on every attempt, so these
             can be retried. False (default): only keys the caller set count.
@@ -257,6 +261,7 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     deadline: float | None = None
     budget: RetryBudget | None = field(default_factory=RetryBudget)
+    gate: RateLimitGate | None = None
     idempotency_key: bool = False
     idempotency_header: str = "Idempotency-Key"
     on_retry: Callable[[RetryEvent], object] | None = None
@@ -277,6 +282,8 @@ class RetryPolicy:
     def _check_objects(self) -> None:
         if self.budget is not None and not isinstance(self.budget, RetryBudget):
             raise _invalid("budget", "a RetryBudget or None", self.budget)
+        if self.gate is not None and not isinstance(self.gate, RateLimitGate):
+            raise _invalid("gate", "a RateLimitGate or None", self.gate)
         if self.on_retry is not None and not callable(self.on_retry):
             raise _invalid("on_retry", "callable or None", self.on_retry)
         if not callable(self.random):

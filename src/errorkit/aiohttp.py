@@ -48,13 +48,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
+from errorkit._exceptions import RateLimitError
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, adrive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, Reason, RetryPolicy, TransportFailure
 from errorkit._redact import redact_headers, redact_url
 from errorkit._stacks.deadline import CUT_SHORT, DeadlineReached, within
-from errorkit._stacks.exceptions import most_specific, status_error, transport_error
+from errorkit._stacks.exceptions import build, most_specific, status_error, transport_error
 from errorkit._stacks.responses import INFO_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -178,6 +179,9 @@ class _Call:
         headers = CIMultiDict(response.headers)
         headers[header] = "false"
         response._headers = CIMultiDictProxy(headers)  # noqa: SLF001
+
+    def refuse(self, info: ErrorInfo) -> BaseException:
+        return build(RateLimitError, aiohttp.ClientConnectionError, info)
 
     def attempt(
         self, number: int, timeout: float | None

@@ -61,18 +61,20 @@ from urllib3.util.retry import Retry as _Urllib3Retry
 from urllib3.util.timeout import Timeout
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
+from errorkit._exceptions import RateLimitError
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
 from errorkit._stacks.deadline import CUT_SHORT, cut_at
 from errorkit._stacks.decoding import bounded_decode
-from errorkit._stacks.exceptions import most_specific, status_error, transport_error
+from errorkit._stacks.exceptions import build, most_specific, status_error, transport_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from errorkit._exceptions import APIConnectionError
+    from errorkit._info import ErrorInfo
 
 __all__ = ["RetryAdapter"]
 
@@ -202,6 +204,11 @@ class _Call:
 
     def stop_resends(self, response: requests.Response, header: str) -> None:
         response.headers[header] = "false"
+
+    def refuse(self, info: ErrorInfo) -> BaseException:
+        return build(
+            RateLimitError, requests.ConnectionError, info, foreign_kwargs={"request": self.request}
+        )
 
     def attempt(
         self,

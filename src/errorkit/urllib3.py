@@ -79,13 +79,15 @@ from urllib3.util.timeout import Timeout
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._clock import CLOCK
+from errorkit._exceptions import RateLimitError
 from errorkit._formats import MAX_BODY
+from errorkit._gate import refusal
 from errorkit._loop import Failed, RequestFacts, record_request, step
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryPolicy, TransportFailure
 from errorkit._redact import scrub_exception
 from errorkit._stacks.deadline import CUT_SHORT, cut_at
-from errorkit._stacks.exceptions import most_specific, status_error, transport_error
+from errorkit._stacks.exceptions import build, most_specific, status_error, transport_error
 from errorkit._stacks.responses import body_of
 from errorkit._stacks.urllib3_urlopen import UNKNOWN, request_facts
 
@@ -670,6 +672,8 @@ class _DeadlinePool(HTTPConnectionPool):
     ) -> BaseHTTPResponse:
         """urllib3's ``urlopen``, each attempt within the deadline of an errorkit `Retry`."""
         chosen = self.retries if retries is None else retries
+        if isinstance(chosen, Retry) and chosen.policy.gate is not None and not chosen.history:
+            _wait_at_gate(chosen.policy, self, method, url, headers)
         bounded = chosen if isinstance(chosen, Retry) and chosen.policy.deadline else None
         if bounded is not None:
             retries = bounded = bounded._from_first_send()  # noqa: SLF001 - errorkit's own
@@ -809,6 +813,29 @@ def _discard(response: BaseHTTPResponse, bound: int, *, under_deadline: bool) ->
 def _failure(error: BaseException) -> TransportFailure:
     # Anything else urllib3 raised: assume the request may have left.
     return most_specific(_FAILURES, error) or _OTHER_FAILURE
+
+
+def _wait_at_gate(
+    policy: RetryPolicy,
+    pool: HTTPConnectionPool,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+) -> None:
+    """Before a request's first attempt: wait for its scope's gate, or refuse to send.
+
+    The refusal is errorkit's `RateLimitError`, also urllib3's ``MaxRetryError``
+    (its ``reason`` None: nothing was sent).
+    """
+    gate = policy.gate
+    seconds = 0.0 if gate is None else gate.wait(method, _full_url(pool, url), headers)
+    if not seconds:
+        return
+    if seconds > policy.max_retry_after or (
+        policy.deadline is not None and seconds >= policy.deadline
+    ):
+        raise build(RateLimitError, MaxRetryError, refusal(seconds), foreign_args=(pool, url, None))
+    CLOCK.sleep(seconds)
 
 
 def _full_url(pool: object, url: str | None) -> str:

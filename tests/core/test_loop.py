@@ -68,6 +68,17 @@ class Script:
     def stop_resends(self, response: str, header: str) -> None:
         self.stopped.append((response, header))
 
+    def refuse(self, info: ErrorInfo) -> BaseException:
+        return RefusedError(info)
+
+
+class RefusedError(Exception):
+    """What `Script` raises for a request the gate did not send."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(info.message)
+        self.info = info
+
 
 class LowerCaseHeaders:
     """Request headers as the stacks give them: ``get`` ignores case."""

@@ -32,12 +32,13 @@ import urllib.request
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
+from errorkit._exceptions import RateLimitError
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, adrive, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy
 from errorkit._stacks.deadline import CUT_SHORT, DeadlineReached, within
-from errorkit._stacks.exceptions import status_error, transport_error
+from errorkit._stacks.exceptions import build, status_error, transport_error
 from errorkit._stacks.httpx_bodies import (
     PeekCut,
     Replay,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     import httpx
     from typing_extensions import Self
 
+    from errorkit._info import ErrorInfo
     from errorkit._stacks.httpx_flavor import Flavor
 
 
@@ -298,6 +300,15 @@ class _Hop:
 
     def stop_resends(self, response: httpx.Response, header: str) -> None:
         response.headers[header] = "false"
+
+    def refuse(self, info: ErrorInfo) -> BaseException:
+        return build(
+            RateLimitError,
+            self.flavor.TransportError,
+            info,
+            foreign_args=(info.message,),
+            foreign_kwargs={"request": self.request},
+        )
 
     def _prepare(self, number: int, timeout: float | None) -> None:
         """Before an attempt: rewind a re-sent body, fit the timeouts to the time left.

@@ -1,0 +1,113 @@
+"""The rate-limit gate over real sockets, on every client: one 429 holds the next back.
+
+errorkit's waits are instant (`instant_waits`) and recorded; what the FaultServer
+received and what the caller got are the outcomes asserted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import pytest
+
+import errorkit
+from errorkit import RateLimitGate, RetryPolicy
+from errorkit.testing import FaultServer, InstantWaits, respond
+
+if TYPE_CHECKING:
+    from .conftest import MakeClient
+
+FAST = RetryPolicy(budget=None, initial_delay=0.01, throttle_delay=0.01, max_delay=0.05)
+RATE_LIMITED = {"error": {"message": "Slow down", "type": "rate_limit_error"}}
+
+
+def gated(**changes: object) -> RetryPolicy:
+    return dataclasses.replace(FAST, gate=RateLimitGate(), **changes)  # type: ignore[arg-type]
+
+
+def stack_error(stack: str) -> type[BaseException]:
+    """The stack's own class the gate's refusal also is."""
+    if stack == "requests":
+        import requests
+
+        return requests.ConnectionError
+    if stack == "urllib3":
+        import urllib3
+
+        return urllib3.exceptions.MaxRetryError
+    if stack == "aiohttp":
+        import aiohttp
+
+        return aiohttp.ClientConnectionError
+    module = __import__("httpx2" if stack.startswith("httpx2") else "httpx")
+    return module.TransportError  # type: ignore[no-any-return]
+
+
+def test_one_429_holds_the_next_request_back(
+    fault_server: FaultServer, make_client: MakeClient, instant_waits: InstantWaits
+) -> None:
+    """A 429 with Retry-After: 30, not retried: the next request waits 30 s, then is sent."""
+    fault_server.script("/g", [respond(429, {"Retry-After": "30"}, body=RATE_LIMITED), respond(200)])
+    client = make_client(policy=gated(max_attempts=1))
+    first = client.request("GET", fault_server.url("/g"))
+    assert first.status == 429
+    assert instant_waits.delays == []
+    second = client.request("GET", fault_server.url("/g?page=2"))
+    assert second.status == 200
+    assert instant_waits.delays == [pytest.approx(30.0, abs=0.5)]
+    assert fault_server.hits("/g") == 2
+
+
+def test_a_wait_above_max_retry_after_fails_at_once_unsent(
+    stack: str, fault_server: FaultServer, make_client: MakeClient, instant_waits: InstantWaits
+) -> None:
+    """Retry-After: 120 with max_retry_after=60: the next request raises, and is never sent."""
+    fault_server.script("/g", [respond(429, {"Retry-After": "120"}), respond(200)])
+    client = make_client(policy=gated(max_attempts=1))
+    assert client.request("GET", fault_server.url("/g")).status == 429
+    refused = client.request("POST", fault_server.url("/g"), body=b"x", body_kind="bytes")
+    assert isinstance(refused.exception, errorkit.RateLimitError)
+    assert isinstance(refused.exception, stack_error(stack))
+    info = refused.exception.info
+    assert info.retry_after == pytest.approx(120.0, abs=0.5)
+    assert info.retry_after_source == "gate"
+    assert fault_server.hits("/g") == 1
+    assert instant_waits.delays == []
+
+
+def test_other_endpoints_are_not_held(
+    fault_server: FaultServer, make_client: MakeClient, instant_waits: InstantWaits
+) -> None:
+    """The default scope is the endpoint: a 429 on /a does not hold /b."""
+    fault_server.script("/a", respond(429, {"Retry-After": "30"}))
+    fault_server.script("/b", respond(200))
+    client = make_client(policy=gated(max_attempts=1))
+    assert client.request("GET", fault_server.url("/a")).status == 429
+    assert client.request("GET", fault_server.url("/b")).status == 200
+    assert instant_waits.delays == []
+
+
+def test_by_origin_holds_the_whole_api(
+    fault_server: FaultServer, make_client: MakeClient, instant_waits: InstantWaits
+) -> None:
+    fault_server.script("/a", respond(429, {"Retry-After": "30"}))
+    fault_server.script("/b", respond(200))
+    policy = dataclasses.replace(FAST, max_attempts=1, gate=RateLimitGate(key=errorkit.by_origin))
+    client = make_client(policy=policy)
+    assert client.request("GET", fault_server.url("/a")).status == 429
+    assert client.request("GET", fault_server.url("/b")).status == 200
+    assert instant_waits.delays == [pytest.approx(30.0, abs=0.5)]
+
+
+def test_a_retried_429_leaves_the_gate_open_once_its_wait_is_over(
+    fault_server: FaultServer, make_client: MakeClient, instant_waits: InstantWaits
+) -> None:
+    """The retry waits the 2 s; the next request then goes out at once."""
+    fault_server.script("/g", [respond(429, {"Retry-After": "2"}), respond(200), respond(200)])
+    client = make_client(policy=gated())
+    assert client.request("GET", fault_server.url("/g")).status == 200
+    assert client.request("GET", fault_server.url("/g")).status == 200
+    assert len(instant_waits.delays) == 1
+    assert 2.0 <= instant_waits.delays[0] <= 2.2
+    assert fault_server.hits("/g") == 3
