@@ -9,14 +9,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from errorkit._gate import open_every_gate
 from errorkit._resends import LEDGER
 
 pytest_plugins = ["pytester", "errorkit.testing.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)
-def _forget_logical_requests() -> Iterator[None]:
-    """Each test starts with errorkit's ledger of SDK calls empty (errorkit._resends)."""
+def _fresh_process_state() -> Iterator[None]:
+    """Each test starts with errorkit's ledger of SDK calls empty and every gate open."""
     LEDGER.clear()
+    open_every_gate()
     yield
     LEDGER.clear()
+    open_every_gate()

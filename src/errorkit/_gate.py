@@ -26,6 +26,7 @@ gate costs one clock reading and one comparison.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -69,7 +70,7 @@ class RateLimitGate:
     behind one `threading.Lock`, never held across a wait.
     """
 
-    __slots__ = ("_closed", "_key", "_lock", "_opens")
+    __slots__ = ("__weakref__", "_closed", "_key", "_lock", "_opens")
 
     def __init__(self, *, key: Callable[[str, object, object], str] | None = None) -> None:
         if key is not None and not callable(key):
@@ -78,9 +79,14 @@ class RateLimitGate:
         self._closed: dict[str, float] = {}  # scope -> CLOCK.monotonic() when it opens
         self._opens = 0.0  # when the last closed scope opens: before it, look scopes up
         self._lock = threading.Lock()
+        _GATES.add(self)
 
     def __repr__(self) -> str:
         return f"RateLimitGate(key={getattr(self._key, '__name__', self._key)!r})"
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """A pickled gate comes back open, with its key (the waits are this process's)."""
+        return _restored, (None if self._key is by_endpoint else self._key,)
 
     def scope(self, method: str, url: object, headers: object) -> str:
         """The scope of a request, by the gate's `key`."""
@@ -113,6 +119,12 @@ class RateLimitGate:
             if len(self._closed) > MAX_SCOPES:
                 self._forget(now)
 
+    def open_all(self) -> None:
+        """Open every scope at once (a test starts from an open gate)."""
+        with self._lock:
+            self._closed = {}
+            self._opens = 0.0
+
     def _forget(self, now: float) -> None:
         """Drop the scopes already open, then the soonest to open (lock held)."""
         closed = {scope: opens for scope, opens in self._closed.items() if opens > now}
@@ -120,6 +132,20 @@ class RateLimitGate:
             del closed[min(closed, key=closed.__getitem__)]
         self._closed = closed
         self._opens = max(closed.values(), default=0.0)
+
+
+def _restored(key: Callable[[str, object, object], str] | None) -> RateLimitGate:
+    return RateLimitGate(key=key)
+
+
+#: Every gate alive, so that a test can start with all of them open (`open_every_gate`).
+_GATES: weakref.WeakSet[RateLimitGate] = weakref.WeakSet()
+
+
+def open_every_gate() -> None:
+    """Open every scope of every gate of the process (errorkit's pytest plugin, per test)."""
+    for gate in list(_GATES):
+        gate.open_all()
 
 
 def closing_wait(info: ErrorInfo) -> float | None:

@@ -199,6 +199,10 @@ class RetryPolicy:
       120 s when a server asks for 60 s twice.
     - ``budget``: a fresh `RetryBudget` per policy (25 % of requests + 1/s),
       shared by every copy made with `dataclasses.replace`.
+    - ``gate``: a fresh `RateLimitGate` per policy, shared the same way, scoped by
+      endpoint (origin and path): when a server says "wait" it means every
+      request of that limit, and real limits are mostly per endpoint (see
+      `errorkit._gate`); an open gate costs one clock reading per request.
 
     Derive a changed copy with ``dataclasses.replace(policy, max_attempts=5)``: it is
     validated like a new policy, and the budget stays shared (unless replaced).
@@ -232,9 +236,10 @@ class RetryPolicy:
             None. Adapters also clip each attempt's timeout to ``remaining(elapsed)``.
         budget: the `RetryBudget` the adapters spend from after each retry
             decision. None: no budget. Default: a new one per policy.
-        gate: the `RateLimitGate` that holds back every request of a scope while
-            its server asked to wait (shared state, compared by identity, as the
-            budget). None (default): each request waits only for its own hints.
+        gate: the `RateLimitGate` that holds back every request of an endpoint
+            while its server asked to wait (shared state, compared by identity, as
+            the budget). None: each request waits only for its own hints.
+            Default: a new one per policy, scoped by endpoint.
         idempotency_key: True: adapters add one key in `idempotency_header` to each
             non-idempotent request lacking one, the same on every attempt, so these
             can be retried. False (default): only keys the caller set count.
@@ -261,7 +266,7 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     deadline: float | None = None
     budget: RetryBudget | None = field(default_factory=RetryBudget)
-    gate: RateLimitGate | None = None
+    gate: RateLimitGate | None = field(default_factory=RateLimitGate)
     idempotency_key: bool = False
     idempotency_header: str = "Idempotency-Key"
     on_retry: Callable[[RetryEvent], object] | None = None

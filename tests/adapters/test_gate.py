@@ -7,6 +7,7 @@ received and what the caller got are the outcomes asserted.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -48,7 +49,9 @@ def test_one_429_holds_the_next_request_back(
     fault_server: FaultServer, make_client: MakeClient, instant_waits: InstantWaits
 ) -> None:
     """A 429 with Retry-After: 30, not retried: the next request waits 30 s, then is sent."""
-    fault_server.script("/g", [respond(429, {"Retry-After": "30"}, body=RATE_LIMITED), respond(200)])
+    fault_server.script(
+        "/g", [respond(429, {"Retry-After": "30"}, body=RATE_LIMITED), respond(200)]
+    )
     client = make_client(policy=gated(max_attempts=1))
     first = client.request("GET", fault_server.url("/g"))
     assert first.status == 429
@@ -111,3 +114,29 @@ def test_a_retried_429_leaves_the_gate_open_once_its_wait_is_over(
     assert len(instant_waits.delays) == 1
     assert 2.0 <= instant_waits.delays[0] <= 2.2
     assert fault_server.hits("/g") == 3
+
+
+def test_concurrent_callers_wait_for_the_gate_in_real_time(
+    stack: str, fault_server: FaultServer, make_client: MakeClient
+) -> None:
+    """After a 429 with Retry-After: 1, three threads' requests reach the server a second later."""
+    if stack in {"httpx-async", "httpx2-async", "aiohttp"}:
+        pytest.skip("one event loop per call in the harness: tasks are tested in test_gate_async")
+    fault_server.script("/c", [respond(429, {"Retry-After": "1"}), respond(200)])
+    client = make_client(policy=gated(max_attempts=1))
+    assert client.request("GET", fault_server.url("/c")).status == 429
+    statuses: list[int | None] = []
+    threads = [
+        threading.Thread(
+            target=lambda: statuses.append(client.request("GET", fault_server.url("/c")).status)
+        )
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert statuses == [200, 200, 200]
+    first, *later = fault_server.requests("/c")
+    assert len(later) == 3
+    assert all(hit.t - first.t >= 0.95 for hit in later)  # none sent inside the wait

@@ -58,7 +58,7 @@ def _pool() -> urllib3.HTTPConnectionPool:
 def test_default_policy_and_drop_in_outcome() -> None:
     """Retry() with no argument follows RetryPolicy() and returns final responses."""
     retry = Retry()
-    assert retry.policy == RetryPolicy(budget=retry.policy.budget)
+    assert retry.policy == RetryPolicy(budget=retry.policy.budget, gate=retry.policy.gate)
     assert retry.raise_on_status is False
     assert retry.attempts == 0
 

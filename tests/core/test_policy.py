@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from errorkit._budget import RetryBudget
+from errorkit._gate import RateLimitGate
 from errorkit._info import Category, ErrorInfo
 from errorkit._policy import (
     Decision,
@@ -213,10 +214,10 @@ def test_a_budget_compares_by_identity() -> None:
 
 
 def test_equal_settings_and_the_same_budget_are_equal() -> None:
-    """Policies built alike around one budget object are equal and hash alike."""
-    budget = RetryBudget()
-    one = RetryPolicy(max_attempts=5, deadline=30.0, budget=budget, on_retry=print)
-    two = RetryPolicy(max_attempts=5, deadline=30.0, budget=budget, on_retry=print)
+    """Policies built alike around one budget and one gate are equal and hash alike."""
+    budget, gate = RetryBudget(), RateLimitGate()
+    one = RetryPolicy(max_attempts=5, deadline=30.0, budget=budget, gate=gate, on_retry=print)
+    two = RetryPolicy(max_attempts=5, deadline=30.0, budget=budget, gate=gate, on_retry=print)
     assert one == two
     assert hash(one) == hash(two)
 
@@ -255,9 +256,9 @@ def test_every_setting_takes_part_in_equality(name: str, value: object) -> None:
 
 def test_random_is_left_out_of_repr_and_equality() -> None:
     """Two policies differing only in their random source are equal; neither repr shows it."""
-    budget = RetryBudget()
-    one = RetryPolicy(budget=budget, random=fixed(0.1))
-    two = RetryPolicy(budget=budget, random=fixed(0.9))
+    budget, gate = RetryBudget(), RateLimitGate()
+    one = RetryPolicy(budget=budget, gate=gate, random=fixed(0.1))
+    two = RetryPolicy(budget=budget, gate=gate, random=fixed(0.9))
     assert one == two
     assert hash(one) == hash(two)
     assert "random" not in repr(one)

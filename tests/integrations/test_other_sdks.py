@@ -181,7 +181,10 @@ def test_genai_retry_options_would_stack_to_fifteen_hits(
     with pytest.raises(genai.errors.ClientError):
         docs_genai.models.generate_content(model="gemini-test", contents="hi", config=config)
     assert fault_server.hits(GENAI_GENERATE) == 15
-    assert len(instant_waits.delays) == 10  # errorkit's 2 waits in each SDK attempt
+    # errorkit's 2 retry waits in each SDK attempt, and each of the SDK's 4 re-sends
+    # first waits at the rate-limit gate the 429's retryDelay (1 s) closed.
+    assert len(instant_waits.delays) == 14
+    assert all(0.99 <= delay <= 2.0 for delay in instant_waits.delays)
 
 
 async def test_genai_async_client_goes_through_errorkit(

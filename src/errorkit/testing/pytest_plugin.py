@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from errorkit._gate import open_every_gate
 from errorkit._resends import LEDGER
 from errorkit.testing import FaultServer, FaultServerConfig, InstantWaits, Step, instant_waits
 
@@ -62,18 +63,24 @@ def fault_server(
 
     errorkit also forgets the logical requests it saw fail (see
     `errorkit._resends`), so a test that reuses another's idempotency key or SDK
-    call is not counted as its re-send.
+    call is not counted as its re-send, and opens every `RateLimitGate`, so a
+    test's 429 never holds the next test back.
     """
     server = fault_server_session
     server.reset()
-    LEDGER.clear()
+    _fresh_state()
     markers = list(request.node.iter_markers("fault_script"))
     for marker in reversed(markers):  # farthest first, so the test's own marker wins
         path, steps, method = _marker_script(marker)
         server.script(path, steps, method=method)
     yield server
     server.reset()
+    _fresh_state()
+
+
+def _fresh_state() -> None:
     LEDGER.clear()
+    open_every_gate()
 
 
 def _marker_script(marker: pytest.Mark) -> tuple[str, Sequence[Step], str | None]:
@@ -88,6 +95,12 @@ def _marker_script(marker: pytest.Mark) -> tuple[str, Sequence[Step], str | None
 
 @pytest.fixture(name="instant_waits")
 def instant_waits_fixture() -> Iterator[InstantWaits]:
-    """errorkit's retry waits return at once for this test, and are recorded."""
+    """errorkit's retry waits return at once for this test, and are recorded.
+
+    Every `RateLimitGate` is opened before and after: a gate closed in virtual
+    time would otherwise stay closed in real time.
+    """
+    open_every_gate()
     with instant_waits() as waits:
         yield waits
+    open_every_gate()
