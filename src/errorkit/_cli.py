@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from errorkit._gate import closing_wait
 from errorkit._parse import parse
 from errorkit._policy import RetryPolicy
 from errorkit._rawhttp import NotHTTPError, parse_raw_response
@@ -163,6 +164,23 @@ def _what_errorkit_does(info: ErrorInfo) -> list[tuple[str, str]]:
     return rows
 
 
+def _what_the_gate_does(info: ErrorInfo) -> str:
+    """What the default policy's `RateLimitGate` does after this response."""
+    seconds = closing_wait(info)
+    if seconds is None:
+        return "stays open: this response asks no wait of the endpoint's other requests"
+    policy = RetryPolicy()
+    then = (
+        "each fails at once, unsent, with RateLimitError"
+        if seconds > policy.max_retry_after
+        else "each waits, then is sent"
+    )
+    return (
+        f"closes the endpoint for {seconds:g} s: every request to it (first attempts "
+        f"included) is held until then; {then} (max_retry_after={policy.max_retry_after:g} s)"
+    )
+
+
 def _as_json(status: int, info: ErrorInfo | None) -> dict[str, Any]:
     if info is None:
         return {"status": status, "error": False}
@@ -183,6 +201,7 @@ def _as_json(status: int, info: ErrorInfo | None) -> dict[str, Any]:
         "format": info.format,
         "details": list(info.details),
         "default_policy": dict(_what_errorkit_does(info)),
+        "gate": _what_the_gate_does(info),
     }
     return {name: _jsonable(value) for name, value in shown.items()}
 
@@ -230,6 +249,7 @@ def _rows(status: int, info: ErrorInfo | None) -> list[tuple[str, str]]:
     ]
     rows.extend((f"details[{i}]", _short(d)) for i, d in enumerate(info.details[:10]))
     rows.extend((f"default policy, {m}", text) for m, text in _what_errorkit_does(info))
+    rows.append(("rate-limit gate", _what_the_gate_does(info)))
     return [(name, safe_text(value, 500)) for name, value in rows]
 
 

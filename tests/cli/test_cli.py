@@ -78,6 +78,39 @@ def test_explain_from_flags_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["default_policy"]["POST"].startswith("no retry")
 
 
+@pytest.mark.parametrize(
+    ("status", "retry_after", "verdict"),
+    [
+        (
+            "429",
+            "30",
+            (
+                "closes the endpoint for 30 s: every request to it (first attempts included) "
+                "is held until then; each waits, then is sent (max_retry_after=60 s)"
+            ),
+        ),
+        (
+            "503",
+            "120",
+            (
+                "closes the endpoint for 120 s: every request to it (first attempts "
+                "included) is held until then; each fails at once, unsent, with RateLimitError "
+                "(max_retry_after=60 s)"
+            ),
+        ),
+        ("500", "30", "stays open: this response asks no wait of the endpoint's other requests"),
+    ],
+)
+def test_explain_says_what_the_rate_limit_gate_does(
+    capsys: pytest.CaptureFixture[str], status: str, retry_after: str, verdict: str
+) -> None:
+    code, out, _ = run(
+        capsys, "explain", "--status", status, "-H", f"Retry-After: {retry_after}", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["gate"] == verdict
+
+
 def test_explain_escapes_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
     """An ANSI escape in a server message is printed escaped, never interpreted."""
     code, out, _ = run(capsys, "explain", "--status", "500", "--body", "boom\x1b[2J[bold]x")
