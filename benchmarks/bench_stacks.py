@@ -46,6 +46,14 @@ Sender = Callable[[str], int]
 #: The variant whose hook (adapter, transport, middleware) does nothing but hand the
 #: request on: what plugging anything into the stack costs, errorkit or not.
 EMPTY_HOOK = "empty hook"
+#: errorkit with its policy's rate-limit gate off (`errorkit` rows have it on, the default).
+NO_GATE = "errorkit, no gate"
+
+
+def _no_gate() -> Any:
+    from errorkit import RetryPolicy
+
+    return RetryPolicy(gate=None)
 
 
 @dataclass
@@ -90,6 +98,7 @@ def _requests_variants() -> list[Variant]:
         Variant("requests", "bare", lambda: _requests_session(None)),
         Variant("requests", EMPTY_HOOK, lambda: _requests_session(EmptyAdapter())),
         Variant("requests", "errorkit", lambda: _requests_session(RetryAdapter())),
+        Variant("requests", NO_GATE, lambda: _requests_session(RetryAdapter(_no_gate()))),
         Variant(
             "requests",
             "urllib3 Retry",
@@ -125,6 +134,7 @@ def _urllib3_variants() -> list[Variant]:
     return [
         Variant("urllib3", "bare", lambda: pool(False)),
         Variant("urllib3", "errorkit", lambda: pool(ErrorkitRetry())),
+        Variant("urllib3", NO_GATE, lambda: pool(ErrorkitRetry(_no_gate()))),
         Variant(
             "urllib3",
             "urllib3 Retry",
@@ -192,6 +202,7 @@ def _httpx_variants() -> list[Variant]:
         Variant("httpx", "bare", lambda: _sync_client("httpx", None)),
         Variant("httpx", EMPTY_HOOK, lambda: _sync_client("httpx", _empty_transport("httpx"))),
         Variant("httpx", "errorkit", lambda: _sync_client("httpx", RetryTransport())),
+        Variant("httpx", NO_GATE, lambda: _sync_client("httpx", RetryTransport(_no_gate()))),
         Variant("httpx", "httpx-retries", lambda: _sync_client("httpx", alternative())),
     ]
 
@@ -203,6 +214,7 @@ def _httpx2_variants() -> list[Variant]:
         Variant("httpx2", "bare", lambda: _sync_client("httpx2", None)),
         Variant("httpx2", EMPTY_HOOK, lambda: _sync_client("httpx2", _empty_transport("httpx2"))),
         Variant("httpx2", "errorkit", lambda: _sync_client("httpx2", RetryTransport())),
+        Variant("httpx2", NO_GATE, lambda: _sync_client("httpx2", RetryTransport(_no_gate()))),
     ]
 
 
@@ -261,6 +273,12 @@ def _httpx_async_variants() -> list[Variant]:
         Variant(
             "httpx-async", "errorkit", lambda: _async_client("httpx", AsyncRetryTransport), True
         ),
+        Variant(
+            "httpx-async",
+            NO_GATE,
+            lambda: _async_client("httpx", lambda: AsyncRetryTransport(_no_gate())),
+            True,
+        ),
         Variant("httpx-async", "httpx-retries", lambda: _async_client("httpx", alternative), True),
     ]
 
@@ -278,6 +296,12 @@ def _httpx2_async_variants() -> list[Variant]:
         ),
         Variant(
             "httpx2-async", "errorkit", lambda: _async_client("httpx2", AsyncRetryTransport), True
+        ),
+        Variant(
+            "httpx2-async",
+            NO_GATE,
+            lambda: _async_client("httpx2", lambda: AsyncRetryTransport(_no_gate())),
+            True,
         ),
     ]
 
@@ -299,6 +323,8 @@ def _aiohttp_variants() -> list[Variant]:
             middlewares: tuple[Any, ...] = ()
             if kind == "errorkit":
                 middlewares = (RetryMiddleware(),)
+            elif kind == NO_GATE:
+                middlewares = (RetryMiddleware(_no_gate()),)
             elif kind == EMPTY_HOOK:
                 middlewares = (_empty_middleware,)
             s = aiohttp.ClientSession(middlewares=middlewares)
@@ -326,6 +352,7 @@ def _aiohttp_variants() -> list[Variant]:
         Variant("aiohttp", "bare", lambda: session("bare"), True),
         Variant("aiohttp", EMPTY_HOOK, lambda: session(EMPTY_HOOK), True),
         Variant("aiohttp", "errorkit", lambda: session("errorkit"), True),
+        Variant("aiohttp", NO_GATE, lambda: session(NO_GATE), True),
         Variant("aiohttp", "aiohttp-retry", lambda: session("aiohttp-retry"), True),
     ]
 

@@ -11,6 +11,7 @@ import pytest
 
 from errorkit._gate import open_every_gate
 from errorkit._resends import LEDGER
+from errorkit._throttle import reset_every_throttle
 
 pytest_plugins = ["pytester", "errorkit.testing.pytest_plugin"]
 
@@ -20,6 +21,8 @@ def _fresh_process_state() -> Iterator[None]:
     """Each test starts with errorkit's ledger of SDK calls empty and every gate open."""
     LEDGER.clear()
     open_every_gate()
+    reset_every_throttle()
     yield
     LEDGER.clear()
     open_every_gate()
+    reset_every_throttle()

@@ -50,6 +50,7 @@ from errorkit._info import Category, ErrorInfo
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._stacks.responses import error_of, raise_for_error
+from errorkit._throttle import AdaptiveThrottle, ThrottleEvent
 
 __version__ = "0.1.0"
 
@@ -58,6 +59,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveThrottle",
     "AuthenticationError",
     "BadRequestError",
     "BudgetStats",
@@ -82,6 +84,7 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "ServiceUnavailableError",
+    "ThrottleEvent",
     "TransportFailure",
     "UnprocessableEntityError",
     "as_code",

@@ -41,6 +41,7 @@ from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, Transpor
 from errorkit._redact import redact_url
 from errorkit._resends import LEDGER, Headers, Logical
 from errorkit._text import escape_control
+from errorkit._throttle import AdaptiveThrottle, ThrottleEvent, rejection
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -176,7 +177,11 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
     if policy.gate is not None and (held := _held(policy, policy.gate, call)):
         CLOCK.sleep(held)  # the wait at the gate counts against the deadline
         timeout = policy.remaining(CLOCK.monotonic() - started)
+    throttle = policy.throttle
+    scope = None if throttle is None else _admit(throttle, call)
     result = call.attempt(1, timeout)
+    if throttle is not None and scope is not None:
+        _tally(throttle, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
         return result
     logical = _logical(policy, call, started)
@@ -193,6 +198,8 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
         hop += 1
         logical.attempts += 1
         result = call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
+        if throttle is not None and scope is not None:
+            _tally(throttle, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
             return result
 
@@ -205,7 +212,11 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     if policy.gate is not None and (held := _held(policy, policy.gate, call)):
         await CLOCK.asleep(held)  # the wait at the gate counts against the deadline
         timeout = policy.remaining(CLOCK.monotonic() - started)
+    throttle = policy.throttle
+    scope = None if throttle is None else _admit(throttle, call)
     result = await call.attempt(1, timeout)
+    if throttle is not None and scope is not None:
+        _tally(throttle, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
         return result
     logical = _logical(policy, call, started)
@@ -222,6 +233,8 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
         hop += 1
         logical.attempts += 1
         result = await call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
+        if throttle is not None and scope is not None:
+            _tally(throttle, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
             return result
 
@@ -236,6 +249,42 @@ def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> float:
     if seconds and (seconds > policy.max_retry_after or _past_deadline(policy, seconds)):
         raise call.refuse(refusal(seconds))
     return seconds
+
+
+def _admit(throttle: AdaptiveThrottle, call: Hop[R]) -> str:
+    """The request's throttle scope, once admitted; else raise its refusal, unsent."""
+    scope = throttle.scope(call.method, call.url, call.headers)
+    rejected = throttle.admit(scope)
+    if rejected is None:
+        return scope
+    url = _shown_url(call)
+    logger.info(
+        "Throttled %s %s: rejected locally with p=%.2f (%d of the last %d requests accepted)",
+        call.method,
+        url,
+        rejected.probability,
+        rejected.accepts,
+        rejected.requests,
+        extra={"errorkit_reason": "throttled"},
+    )
+    if throttle.on_reject is not None:
+        throttle.on_reject(
+            ThrottleEvent(
+                scope=scope,
+                probability=rejected.probability,
+                requests=rejected.requests,
+                accepts=rejected.accepts,
+                method=call.method,
+                url=url,
+            )
+        )
+    raise call.refuse(rejection(*rejected))
+
+
+def _tally(throttle: AdaptiveThrottle, scope: str, result: object, *, retry: bool) -> None:
+    outcome = result.outcome if isinstance(result, (ErrorResponse, Failed)) else None
+    info = outcome.info() if isinstance(outcome, TransportFailure) else outcome
+    throttle.count(scope, info, new_request=retry)
 
 
 def _past_deadline(policy: RetryPolicy, elapsed: float) -> bool:

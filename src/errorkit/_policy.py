@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from errorkit._budget import RetryBudget, shown
 from errorkit._gate import RateLimitGate
 from errorkit._info import Category, ErrorInfo
+from errorkit._throttle import AdaptiveThrottle
 
 #: RFC 9110 §9.2.2 idempotent methods, plus QUERY (safe, hence idempotent, by its draft).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "QUERY"})
@@ -208,11 +209,11 @@ class RetryPolicy:
     validated like a new policy, and the budget stays shared (unless replaced).
 
     Equality: two policies are equal (``==``) when every setting is equal and they
-    hold the same budget and gate objects; those are shared mutable state, so they
-    compare by identity. `random` is not compared. Hence ``RetryPolicy() != RetryPolicy()``
-    (each builds its own budget), while a ``dataclasses.replace`` copy with no
-    change equals its source. A policy is hashable when its callables are
-    (``on_retry``; `random` is not hashed).
+    hold the same budget, gate and throttle objects; those are shared mutable
+    state, so they compare by identity. `random` is not compared. Hence
+    ``RetryPolicy() != RetryPolicy()`` (each builds its own budget), while a
+    ``dataclasses.replace`` copy with no change equals its source. A policy is
+    hashable when its callables are (``on_retry``; `random` is not hashed).
 
     Attributes:
         max_attempts: total attempts, the first included; >= 1. 1: never retry.
@@ -240,6 +241,9 @@ class RetryPolicy:
             while its server asked to wait (shared state, compared by identity, as
             the budget). None: each request waits only for its own hints.
             Default: a new one per policy, scoped by endpoint.
+        throttle: an `AdaptiveThrottle` that rejects requests locally while their
+            server keeps failing (Google SRE client-side throttling). None
+            (default): opt-in, since it counts every attempt.
         idempotency_key: True: adapters add one key in `idempotency_header` to each
             non-idempotent request lacking one, the same on every attempt, so these
             can be retried. False (default): only keys the caller set count.
@@ -267,6 +271,7 @@ class RetryPolicy:
     deadline: float | None = None
     budget: RetryBudget | None = field(default_factory=RetryBudget)
     gate: RateLimitGate | None = field(default_factory=RateLimitGate)
+    throttle: AdaptiveThrottle | None = None
     idempotency_key: bool = False
     idempotency_header: str = "Idempotency-Key"
     on_retry: Callable[[RetryEvent], object] | None = None
@@ -289,6 +294,8 @@ class RetryPolicy:
             raise _invalid("budget", "a RetryBudget or None", self.budget)
         if self.gate is not None and not isinstance(self.gate, RateLimitGate):
             raise _invalid("gate", "a RateLimitGate or None", self.gate)
+        if self.throttle is not None and not isinstance(self.throttle, AdaptiveThrottle):
+            raise _invalid("throttle", "an AdaptiveThrottle or None", self.throttle)
         if self.on_retry is not None and not callable(self.on_retry):
             raise _invalid("on_retry", "callable or None", self.on_retry)
         if not callable(self.random):

@@ -48,7 +48,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
-from errorkit._exceptions import RateLimitError
+from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, adrive
 from errorkit._parse import parse
@@ -181,7 +181,7 @@ class _Call:
         response._headers = CIMultiDictProxy(headers)  # noqa: SLF001
 
     def refuse(self, info: ErrorInfo) -> BaseException:
-        return build(RateLimitError, aiohttp.ClientConnectionError, info)
+        return build(class_for(info.category, info.status), aiohttp.ClientConnectionError, info)
 
     def attempt(
         self, number: int, timeout: float | None

@@ -61,7 +61,7 @@ from urllib3.util.retry import Retry as _Urllib3Retry
 from urllib3.util.timeout import Timeout
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
-from errorkit._exceptions import RateLimitError
+from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, drive
 from errorkit._parse import parse
@@ -207,7 +207,10 @@ class _Call:
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(
-            RateLimitError, requests.ConnectionError, info, foreign_kwargs={"request": self.request}
+            class_for(info.category, info.status),
+            requests.ConnectionError,
+            info,
+            foreign_kwargs={"request": self.request},
         )
 
     def attempt(

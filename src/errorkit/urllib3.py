@@ -253,6 +253,12 @@ class Retry(_Urllib3Retry):
         settings.update(retry_kwargs)
         super().__init__(raise_on_status=raise_on_status, redirect=redirect, **settings)  # type: ignore[arg-type]
         self.policy = check_policy(policy)
+        if self.policy.throttle is not None:
+            raise TypeError(
+                "errorkit.urllib3 does not run an AdaptiveThrottle yet: urllib3 calls its "
+                "Retry for failures only, so successes could not be counted; use "
+                "RetryPolicy(throttle=None) here"
+            )
         self.max_body = check_max_body(max_body)
         self._hop = _errorkit_hop
 

@@ -8,6 +8,8 @@ import sys
 import errorkit
 
 PUBLIC = {
+    "AdaptiveThrottle",
+    "ThrottleEvent",
     "APIConnectionError",
     "APIError",
     "APIStatusError",

@@ -32,7 +32,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
-from errorkit._exceptions import RateLimitError
+from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
 from errorkit._loop import ErrorResponse, Failed, Final, adrive, drive
 from errorkit._parse import parse
@@ -303,7 +303,7 @@ class _Hop:
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(
-            RateLimitError,
+            class_for(info.category, info.status),
             self.flavor.TransportError,
             info,
             foreign_args=(info.message,),

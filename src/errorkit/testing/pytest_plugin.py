@@ -27,6 +27,7 @@ import pytest
 
 from errorkit._gate import open_every_gate
 from errorkit._resends import LEDGER
+from errorkit._throttle import reset_every_throttle
 from errorkit.testing import FaultServer, FaultServerConfig, InstantWaits, Step, instant_waits
 
 if TYPE_CHECKING:
@@ -63,8 +64,8 @@ def fault_server(
 
     errorkit also forgets the logical requests it saw fail (see
     `errorkit._resends`), so a test that reuses another's idempotency key or SDK
-    call is not counted as its re-send, and opens every `RateLimitGate`, so a
-    test's 429 never holds the next test back.
+    call is not counted as its re-send, opens every `RateLimitGate` and empties
+    every `AdaptiveThrottle`, so a test's 429s never hold the next test back.
     """
     server = fault_server_session
     server.reset()
@@ -81,6 +82,7 @@ def fault_server(
 def _fresh_state() -> None:
     LEDGER.clear()
     open_every_gate()
+    reset_every_throttle()
 
 
 def _marker_script(marker: pytest.Mark) -> tuple[str, Sequence[Step], str | None]:
