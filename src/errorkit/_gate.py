@@ -92,6 +92,10 @@ class RateLimitGate:
         """The scope of a request, by the gate's `key`."""
         return self._key(method, url, headers)
 
+    def holding(self) -> bool:
+        """Whether any scope may be closed now: False costs one clock reading."""
+        return CLOCK.monotonic() < self._opens
+
     def wait(self, method: str, url: object, headers: object) -> float:
         """Seconds until the request's scope opens; 0.0 while it is open."""
         now = CLOCK.monotonic()

@@ -245,6 +245,8 @@ def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> float:
     A wait above `max_retry_after`, or one that reaches the deadline, is not
     waited: the request fails at once, unsent, with the stack's `RateLimitError`.
     """
+    if not gate.holding():
+        return 0.0
     seconds = gate.wait(call.method, call.url, call.headers)
     if seconds and (seconds > policy.max_retry_after or _past_deadline(policy, seconds)):
         raise call.refuse(refusal(seconds))

@@ -834,7 +834,9 @@ def _wait_at_gate(
     (its ``reason`` None: nothing was sent).
     """
     gate = policy.gate
-    seconds = 0.0 if gate is None else gate.wait(method, _full_url(pool, url), headers)
+    if gate is None or not gate.holding():
+        return
+    seconds = gate.wait(method, _full_url(pool, url), headers)
     if not seconds:
         return
     if seconds > policy.max_retry_after or (
