@@ -2,7 +2,8 @@
 
 A `FaultServer` on 127.0.0.1 replays the seed scenarios (OneCLI's validation and
 authentication errors, the agents API's 429 with `retryAfter`, 500s that
-recover, a 503 outage); each installed stack calls it with errorkit plugged in,
+recover, a 503 outage, one 429 that holds the requests right behind it back at
+the rate-limit gate); each installed stack calls it with errorkit plugged in,
 and a table per stack shows the attempts, the waits, the final outcome and the
 exception raised. Waits are real, so a run takes about ten seconds.
 """
@@ -10,9 +11,11 @@ exception raised. Waits are real, so a run takes about ten seconds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from typing import Any
 from errorkit._policy import RetryEvent, RetryPolicy
 from errorkit._stacks.responses import raise_for_error
 from errorkit._text import escape_control
-from errorkit.testing import FaultServer, respond
+from errorkit.testing import FaultServer, RecordedRequest, dynamic, respond
 
 STACKS = ("requests", "urllib3", "httpx", "httpx-async", "httpx2", "httpx2-async", "aiohttp")
 _MODULE_OF = {"httpx-async": "httpx", "httpx2-async": "httpx2"}
@@ -38,6 +41,8 @@ class Scenario:
     expect: tuple[int, int, str]
     """(server attempts, final status, exception raised or "-")."""
     body: bytes = b""
+    followers: int = 0
+    """Requests sent at once after the first one got its answer, through the same policy."""
 
 
 def scenarios() -> list[Scenario]:
@@ -78,7 +83,26 @@ def scenarios() -> list[Scenario]:
         Scenario("POST on a 503", "POST", "/v1/vaults",
                  [respond(503, body=unavailable), respond(201)],
                  (1, 503, "ServiceUnavailableError"), b'{"name": "v"}'),
+        # One 429 with retryAfter: 1 holds back the three requests sent right after it:
+        # they wait at the rate-limit gate instead of collecting 429s of their own.
+        Scenario("429 holds 3 others back", "GET", "/v1/runs",
+                 [dynamic(_limited_for(1.0, agents_429))],
+                 (5, 200, "-"), followers=3),
     ]  # fmt: skip
+
+
+def _limited_for(seconds: float, body: dict[str, Any]) -> Callable[[RecordedRequest], Any]:
+    """A server step: 429 with ``retryAfter`` for `seconds` after the first request, then 200."""
+    opens: list[float] = []
+
+    def choose(request: RecordedRequest) -> Any:
+        if not opens:
+            opens.append(request.t + seconds)
+        if request.t < opens[0]:
+            return respond(429, {"Retry-After": f"{opens[0] - request.t:.3f}"}, body=body)
+        return respond(200, body={"data": []})
+
+    return choose
 
 
 @dataclass
@@ -109,11 +133,9 @@ def _call_requests(method: str, url: str, body: bytes, policy: RetryPolicy) -> i
 
 
 def _call_urllib3(method: str, url: str, body: bytes, policy: RetryPolicy) -> int:
-    import urllib3
+    from errorkit.urllib3 import PoolManager
 
-    from errorkit.urllib3 import Retry
-
-    with urllib3.PoolManager(retries=Retry(policy)) as pool:
+    with PoolManager(policy) as pool:
         response = pool.request(method, url, body=body or None, timeout=5.0)
         raise_for_error(response)
         return int(response.status)
@@ -190,16 +212,47 @@ def play(server: FaultServer, stack: str, scenario: Scenario) -> Row:
         row.waits.append(event.delay)
 
     policy = RetryPolicy(on_retry=on_retry, budget=None)
+    call = functools.partial(
+        CALLS[stack], scenario.method, server.url(scenario.path), scenario.body, policy
+    )
     start = time.monotonic()
-    try:
-        row.status = CALLS[stack](scenario.method, server.url(scenario.path), scenario.body, policy)
-    except Exception as exc:  # noqa: BLE001 - the demo shows whatever was raised
-        row.exception = type(exc).__name__
-        row.status = getattr(getattr(exc, "info", None), "status", None)
+    if scenario.followers:
+        _with_followers(server, scenario, call, row)
+    else:
+        _record(row, call)
     row.seconds = time.monotonic() - start
     row.attempts = server.hits(scenario.path)
     row.ok = (row.attempts, row.status, row.exception) == scenario.expect
     return row
+
+
+def _record(row: Row, call: Callable[[], int]) -> None:
+    """Make the call; note its final status, or the exception it raised."""
+    status: int | None
+    try:
+        status = call()
+    except Exception as exc:  # noqa: BLE001 - the demo shows whatever was raised
+        row.exception = type(exc).__name__
+        status = getattr(getattr(exc, "info", None), "status", None)
+    if row.status is None or status != 200:
+        row.status = status  # the worst of the calls is shown
+
+
+def _with_followers(
+    server: FaultServer, scenario: Scenario, call: Callable[[], int], row: Row
+) -> None:
+    """The first call, then `followers` more at once as soon as the server answered it."""
+    first = threading.Thread(target=_record, args=(row, call))
+    first.start()
+    deadline = time.monotonic() + 5.0
+    while not server.hits(scenario.path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # the first answer is back: its wait has closed the gate
+    others = [threading.Thread(target=_record, args=(row, call)) for _ in range(scenario.followers)]
+    for thread in others:
+        thread.start()
+    for thread in (first, *others):
+        thread.join(timeout=10.0)
 
 
 def run_demo(stacks: Sequence[str] | None = None, *, as_json: bool = False) -> int:

@@ -196,6 +196,10 @@ def test_demo_plays_the_seeds_on_a_stack(capsys: pytest.CaptureFixture[str]) -> 
     assert all(r["ok"] for r in rows)
     retried = next(r for r in rows if r["scenario"] == "agents 429 retryAfter")
     assert retried["waits"][0] >= 1.0
+    # The three requests behind the 429 waited at the gate: one 429 in all, four 200s.
+    held = next(r for r in rows if r["scenario"] == "429 holds 3 others back")
+    assert (held["attempts"], held["status"], held["exception"]) == (5, 200, "-")
+    assert held["seconds"] >= 1.0
 
 
 def test_demo_reports_a_missing_stack(
