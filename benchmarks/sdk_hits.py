@@ -110,20 +110,19 @@ def step_429(body: Mapping[str, object]) -> Any:
 # ---- openai -------------------------------------------------------------------
 
 
-def openai_client(server: FaultServer, plug: str, retries: int | None) -> openai.OpenAI:
-    http_client: Any
+def stainless_options(plug: str, retries: int | None) -> dict[str, Any]:
+    """The options openai and anthropic (both Stainless SDKs on httpx2) share here."""
+    options: dict[str, Any] = {"timeout": TIMEOUT}
     if plug == "errorkit":
-        # openai 3 is built on httpx2 (it also accepts a legacy httpx.Client).
-        http_client = httpx2.Client(transport=errorkit.httpx2.RetryTransport(policy()))
-    else:
-        http_client = None
-    kwargs: dict[str, Any] = {} if retries is None else {"max_retries": retries}
+        options["http_client"] = httpx2.Client(transport=errorkit.httpx2.RetryTransport(policy()))
+    if retries is not None:
+        options["max_retries"] = retries
+    return options
+
+
+def openai_client(server: FaultServer, plug: str, retries: int | None) -> openai.OpenAI:
     return openai.OpenAI(
-        api_key="sk-test",
-        base_url=server.url("/v1"),
-        http_client=http_client,
-        timeout=TIMEOUT,
-        **kwargs,
+        api_key="sk-test", base_url=server.url("/v1"), **stainless_options(plug, retries)
     )
 
 
@@ -141,19 +140,8 @@ def openai_post(client: openai.OpenAI) -> object:
 
 
 def anthropic_client(server: FaultServer, plug: str, retries: int | None) -> anthropic.Anthropic:
-    http_client: Any
-    if plug == "errorkit":
-        # anthropic 2 takes only an httpx2.Client.
-        http_client = httpx2.Client(transport=errorkit.httpx2.RetryTransport(policy()))
-    else:
-        http_client = None
-    kwargs: dict[str, Any] = {} if retries is None else {"max_retries": retries}
     return anthropic.Anthropic(
-        api_key="sk-ant-test",
-        base_url=server.base_url,
-        http_client=http_client,
-        timeout=TIMEOUT,
-        **kwargs,
+        api_key="sk-ant-test", base_url=server.base_url, **stainless_options(plug, retries)
     )
 
 

@@ -25,6 +25,8 @@ gate costs one clock reading and one comparison.
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -182,3 +184,21 @@ def refusal(seconds: float) -> ErrorInfo:
         retry_after_source="gate",
         retryable_reason="the rate-limit gate opens when the server's wait ends",
     )
+
+
+def local_answer(info: ErrorInfo, stop_header: str) -> tuple[list[tuple[str, str]], bytes]:
+    """The headers and JSON body of the local 429 an SDK gets for a request not sent.
+
+    ``Retry-After`` (whole seconds, rounded up) and the SDK's stop header set to
+    ``false``; ``x-errorkit-local: gate`` says no server sent it. The body is the
+    common ``{"error": {...}}`` envelope, which the SDKs and `errorkit.parse` read.
+    """
+    seconds = math.ceil(info.retry_after or 0.0)
+    body = {"error": {"message": info.message, "type": "rate_limit_error", "code": "rate_limited"}}
+    headers = [
+        ("content-type", "application/json"),
+        ("retry-after", str(seconds)),
+        (stop_header, "false"),
+        ("x-errorkit-local", "gate"),
+    ]
+    return headers, json.dumps(body).encode()

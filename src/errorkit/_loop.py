@@ -32,14 +32,14 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from errorkit._clock import CLOCK
 from errorkit._gate import RateLimitGate, refusal
 from errorkit._info import ErrorInfo
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._redact import redact_url
-from errorkit._resends import LEDGER, Headers, Logical
+from errorkit._resends import LEDGER, Headers, Logical, stop_header
 from errorkit._text import escape_control
 from errorkit._throttle import AdaptiveThrottle, ThrottleEvent, rejection
 
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("errorkit")
 
 R = TypeVar("R")
-R_contra = TypeVar("R_contra", contravariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +114,7 @@ class Request(Protocol):
         """Whether the request carries an idempotency key."""
 
 
-class Hop(Request, Protocol[R_contra]):
+class Hop(Request, Protocol[R]):
     """What both drivers read of a hop besides its `Request` facts."""
 
     @property
@@ -123,11 +122,14 @@ class Hop(Request, Protocol[R_contra]):
         """The request's headers: a gate's key reads them, and, after a failure, the
         ledger of SDK re-sends (case-insensitive ``get``)."""
 
-    def stop_resends(self, response: R_contra, header: str) -> None:
+    def stop_resends(self, response: R, header: str) -> None:
         """Set `header` to ``false`` on `response`, which is returned to an SDK."""
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         """The exception for a request not sent (`info` says why): also the stack's."""
+
+    def answer_locally(self, info: ErrorInfo, stop_header: str) -> R | None:
+        """A local 429 for an SDK's request not sent, with `stop_header`; None if unable."""
 
 
 class Call(Hop[R], Protocol[R]):
@@ -173,15 +175,17 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
     """Run `call` synchronously until it succeeds or the policy stops it."""
     record_request(policy)
     started = CLOCK.monotonic()
+    first = _first(policy, call)
+    if first.answer is not None:
+        return first.answer
     timeout = policy.deadline
-    if policy.gate is not None and (held := _held(policy, policy.gate, call)):
-        CLOCK.sleep(held)  # the wait at the gate counts against the deadline
+    if first.wait:  # the wait at the gate counts against the deadline
+        CLOCK.sleep(first.wait)
         timeout = policy.remaining(CLOCK.monotonic() - started)
-    throttle = policy.throttle
-    scope = None if throttle is None else _admit(throttle, call)
+    scope = first.scope
     result = call.attempt(1, timeout)
-    if throttle is not None and scope is not None:
-        _tally(throttle, scope, result, retry=False)
+    if scope is not None:
+        _tally(policy, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
         return result
     logical = _logical(policy, call, started)
@@ -198,8 +202,8 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
         hop += 1
         logical.attempts += 1
         result = call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
-        if throttle is not None and scope is not None:
-            _tally(throttle, scope, result, retry=True)
+        if scope is not None:
+            _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
             return result
 
@@ -208,15 +212,17 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     """Run `call` in asyncio: the twin of `drive()`."""
     record_request(policy)
     started = CLOCK.monotonic()
+    first = _first(policy, call)
+    if first.answer is not None:
+        return first.answer
     timeout = policy.deadline
-    if policy.gate is not None and (held := _held(policy, policy.gate, call)):
-        await CLOCK.asleep(held)  # the wait at the gate counts against the deadline
+    if first.wait:  # the wait at the gate counts against the deadline
+        await CLOCK.asleep(first.wait)
         timeout = policy.remaining(CLOCK.monotonic() - started)
-    throttle = policy.throttle
-    scope = None if throttle is None else _admit(throttle, call)
+    scope = first.scope
     result = await call.attempt(1, timeout)
-    if throttle is not None and scope is not None:
-        _tally(throttle, scope, result, retry=False)
+    if scope is not None:
+        _tally(policy, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
         return result
     logical = _logical(policy, call, started)
@@ -233,24 +239,60 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
         hop += 1
         logical.attempts += 1
         result = await call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
-        if throttle is not None and scope is not None:
-            _tally(throttle, scope, result, retry=True)
+        if scope is not None:
+            _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
             return result
 
 
-def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> float:
-    """How long a first attempt waits at the gate; raise the refusal when too long.
+class First(NamedTuple, Generic[R]):
+    """What comes before a first attempt: a wait at the gate, or an answer in its place;
+    the request's throttle scope once the throttle admitted it."""
+
+    wait: float = 0.0
+    answer: R | None = None
+    scope: str | None = None
+
+
+#: Nothing before the first attempt: the common case, built once.
+_OPEN: First[Any] = First()
+
+
+def _first(policy: RetryPolicy, call: Hop[R]) -> First[R]:
+    """The gate's wait (or answer) and the throttle's admission, for a first attempt.
+
+    With an open gate and no throttle (the default), one clock reading.
+    """
+    wait = 0.0
+    if policy.gate is not None and policy.gate.holding():
+        held = _held(policy, policy.gate, call)
+        if held.answer is not None:
+            return held
+        wait = held.wait
+    if policy.throttle is not None:
+        return First(wait, None, _admit(policy.throttle, call))
+    return First(wait) if wait else _OPEN
+
+
+def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> First[R]:
+    """How long a first attempt waits at the gate, or the answer it gets unsent.
 
     A wait above `max_retry_after`, or one that reaches the deadline, is not
     waited: the request fails at once, unsent, with the stack's `RateLimitError`.
+    Under an SDK that obeys a stop header (openai, anthropic, stripe), the adapter
+    answers instead with a local 429 carrying ``Retry-After`` and that header, so
+    the SDK raises its own rate-limit error at once rather than retrying a
+    connection error.
     """
-    if not gate.holding():
-        return 0.0
     seconds = gate.wait(call.method, call.url, call.headers)
-    if seconds and (seconds > policy.max_retry_after or _past_deadline(policy, seconds)):
-        raise call.refuse(refusal(seconds))
-    return seconds
+    if not seconds or not (seconds > policy.max_retry_after or _past_deadline(policy, seconds)):
+        return First(seconds)
+    info = refusal(seconds)
+    header = stop_header(call.headers)
+    answer = None if header is None else call.answer_locally(info, header)
+    if answer is None:
+        raise call.refuse(info)
+    return First(seconds, answer)
 
 
 def _admit(throttle: AdaptiveThrottle, call: Hop[R]) -> str:
@@ -283,7 +325,11 @@ def _admit(throttle: AdaptiveThrottle, call: Hop[R]) -> str:
     raise call.refuse(rejection(*rejected))
 
 
-def _tally(throttle: AdaptiveThrottle, scope: str, result: object, *, retry: bool) -> None:
+def _tally(policy: RetryPolicy, scope: str, result: object, *, retry: bool) -> None:
+    """Count an attempt's outcome in the policy's throttle, which admitted the request."""
+    throttle = policy.throttle
+    if throttle is None:  # pragma: no cover - a scope comes from the throttle
+        return
     outcome = result.outcome if isinstance(result, (ErrorResponse, Failed)) else None
     info = outcome.info() if isinstance(outcome, TransportFailure) else outcome
     throttle.count(scope, info, new_request=retry)

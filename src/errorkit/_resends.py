@@ -123,7 +123,7 @@ class Ledger:
         (``resent`` True); any other hop begins one. Only hops that can be recognised
         again are remembered.
         """
-        stop = _stop_header(headers)
+        stop = stop_header(headers)
         key, fresh = _key(method, str(url), headers, idempotency_header)
         if key is None:
             return Logical(started, stop_header=stop)
@@ -151,7 +151,8 @@ class Ledger:
             del entries[key]
 
 
-def _stop_header(headers: Headers) -> str | None:
+def stop_header(headers: Headers) -> str | None:
+    """The header the request's SDK obeys to stop re-sending, or None (no such SDK)."""
     if headers.get(STAINLESS_COUNT) is not None:
         return STAINLESS_STOP
     if headers.get(STRIPE_CLIENT) is not None:

@@ -180,6 +180,9 @@ class _Call:
         headers[header] = "false"
         response._headers = CIMultiDictProxy(headers)  # noqa: SLF001
 
+    def answer_locally(self, info: ErrorInfo, stop_header: str) -> None:  # noqa: ARG002
+        return None  # an aiohttp response needs a connection: the refusal is raised
+
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(class_for(info.category, info.status), aiohttp.ClientConnectionError, info)
 

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import (
     ClosedPoolError,
     ConnectTimeoutError,
@@ -63,6 +64,7 @@ from urllib3.util.timeout import Timeout
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
+from errorkit._gate import local_answer
 from errorkit._loop import ErrorResponse, Failed, Final, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
@@ -204,6 +206,18 @@ class _Call:
 
     def stop_resends(self, response: requests.Response, header: str) -> None:
         response.headers[header] = "false"
+
+    def answer_locally(self, info: ErrorInfo, stop_header: str) -> requests.Response:
+        headers, body = local_answer(info, stop_header)
+        response = requests.Response()
+        response.status_code = 429
+        response.reason = "Too Many Requests"
+        response.headers = CaseInsensitiveDict(headers)
+        response._content = body  # noqa: SLF001 - a response no socket carried
+        response.encoding = "utf-8"
+        response.url = self.url
+        response.request = self.request
+        return response
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(

@@ -187,3 +187,12 @@ def test_a_gate_held_longer_than_max_retry_after_stops_the_retries(waits: Instan
     assert final.decision.reason is Reason.HINT_TOO_LONG
     assert "rate-limit gate" in final.decision.detail
     assert waits.delays == []
+
+
+def test_an_sdk_gets_a_local_429_instead_of_a_refusal(waits: InstantWaits) -> None:
+    """Under an SDK that obeys a stop header, the refusal is a local answer, not raised."""
+    policy = gated(max_attempts=1, max_retry_after=10.0)
+    drive(policy, Script(error("429", wait_info(429, 30.0)), url=URL))
+    sdk = Script("never sent", url=URL, headers={"X-Stainless-Retry-Count": "0"})
+    assert drive(policy, sdk) == "local 429 (x-should-retry: false, retry after 30 s)"
+    assert sdk.attempts == []

@@ -71,6 +71,9 @@ class Script:
     def refuse(self, info: ErrorInfo) -> BaseException:
         return RefusedError(info)
 
+    def answer_locally(self, info: ErrorInfo, stop_header: str) -> str:
+        return f"local 429 ({stop_header}: false, retry after {info.retry_after:.0f} s)"
+
 
 class RefusedError(Exception):
     """What `Script` raises for a request the gate did not send."""

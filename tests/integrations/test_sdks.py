@@ -272,3 +272,39 @@ def test_openai_async_re_sends_count_in_their_task(
     with pytest.raises(openai.InternalServerError):
         asyncio.run(call())
     assert counts(fault_server, "/v1/chat/completions") == ["0", "1", "2"]
+
+
+def test_openai_gets_a_local_429_while_the_gate_is_closed(
+    fault_server: FaultServer, docs_openai: dict[str, Any], instant_waits: InstantWaits
+) -> None:
+    """After a 429 asking 120 s (above max_retry_after), the next call is not sent at all:
+    openai gets a local 429 that says so, and raises its own RateLimitError at once."""
+    fault_server.script("/v1/models", respond(429, {"Retry-After": "120"}, body=OPENAI_429))
+    client = docs_openai["client"]
+    with pytest.raises(openai.RateLimitError):
+        client.models.list()
+    started = time.monotonic()
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.models.list()
+    assert time.monotonic() - started < 0.5  # no SDK retry, no wait
+    assert fault_server.hits("/v1/models") == 1
+    response = caught.value.response
+    assert response.headers["x-errorkit-local"] == "gate"
+    assert response.headers["x-should-retry"] == "false"
+    info = errorkit.error_of(response)
+    assert info is not None
+    assert info.category is errorkit.Category.RATE_LIMITED
+    assert info.retry_after == 120.0
+
+
+def test_stripe_gets_a_local_429_while_the_gate_is_closed(
+    fault_server: FaultServer, docs_stripe: Any, instant_waits: InstantWaits
+) -> None:
+    body = {"error": {"type": "invalid_request_error", "code": "rate_limit", "message": "Slow"}}
+    fault_server.script("/v1/customers/cus_1", respond(429, {"Retry-After": "120"}, body=body))
+    with pytest.raises(stripe.RateLimitError):
+        docs_stripe.v1.customers.retrieve("cus_1")
+    with pytest.raises(stripe.RateLimitError) as caught:
+        docs_stripe.v1.customers.retrieve("cus_1")
+    assert fault_server.hits("/v1/customers/cus_1") == 1
+    assert caught.value.headers["x-errorkit-local"] == "gate"

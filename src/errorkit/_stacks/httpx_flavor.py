@@ -46,6 +46,7 @@ class Flavor:
         content = importlib.import_module(f"{self.name}._content")
         multipart = importlib.import_module(f"{self.name}._multipart")
         self.Request: type[httpx.Request] = module.Request
+        self.Response: type[httpx.Response] = module.Response
         self.BaseTransport: type[httpx.BaseTransport] = module.BaseTransport
         self.AsyncBaseTransport: type[httpx.AsyncBaseTransport] = module.AsyncBaseTransport
         self.HTTPTransport: type[httpx.HTTPTransport] = module.HTTPTransport

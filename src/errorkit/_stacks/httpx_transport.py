@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cas
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
+from errorkit._gate import local_answer
 from errorkit._loop import ErrorResponse, Failed, Final, adrive, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy
@@ -300,6 +301,10 @@ class _Hop:
 
     def stop_resends(self, response: httpx.Response, header: str) -> None:
         response.headers[header] = "false"
+
+    def answer_locally(self, info: ErrorInfo, stop_header: str) -> httpx.Response:
+        headers, body = local_answer(info, stop_header)
+        return self.flavor.Response(429, headers=headers, content=body, request=self.request)
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(
