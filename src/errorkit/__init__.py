@@ -46,7 +46,7 @@ from errorkit._formats import (
     unregister_format,
 )
 from errorkit._gate import RateLimitGate, by_endpoint, by_origin
-from errorkit._info import Category, ErrorInfo
+from errorkit._info import Category, ErrorInfo, Quota
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._stacks.responses import error_of, raise_for_error
@@ -75,6 +75,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "Quota",
     "QuotaExceededError",
     "RateLimitError",
     "RateLimitGate",

@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 import reprlib
 import threading
+import time
 from collections import Counter, deque
 from typing import TYPE_CHECKING, NamedTuple
 
 from errorkit._clock import CLOCK
+from errorkit._shared import BudgetDelta, BudgetView, check_backend, check_name, not_pickled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from errorkit._shared import StateBackend
 
 #: Buckets per window: expiry is to a tenth of the window (1 s at the default 10 s).
 _BUCKETS = 10
@@ -97,6 +101,14 @@ class RetryBudget:
             reading that is not a finite number (NaN, inf, None) counts in the
             newest bucket, as a clock that steps back does: a broken clock never
             makes the budget raise in the middle of a request.
+        name: the name processes share the budget under, with a backend (1 to 64
+            of ``A-Z a-z 0-9 _ . -``); budgets of different names never mix.
+        backend: a `StateBackend` (`errorkit.redis.RedisBackend`): every process
+            whose budget has the same backend and name spends from one budget, so
+            an outage costs the server the same whether 1 or 100 processes call it.
+            The floor is then the fleet's, shared evenly between its processes. No
+            request waits for the backend (see `errorkit._shared`); while it cannot
+            be reached, the budget counts this process's traffic alone, as without one.
 
     Raises:
         ValueError: naming the argument that is not a number, not finite, or out of
@@ -104,31 +116,41 @@ class RetryBudget:
     """
 
     __slots__ = (
+        "__weakref__",
         "_allowed",
+        "_backend",
         "_clock",
+        "_fleet",
         "_floor",
+        "_fresh_until",
         "_head",
+        "_in_flight",
         "_lock",
         "_min_per_second",
+        "_name",
         "_notes",
         "_ratio",
         "_refused",
         "_requests",
         "_requests_ring",
         "_retries_ring",
+        "_unsynced_requests",
+        "_unsynced_retries",
         "_width",
         "_window",
         "_window_requests",
         "_window_retries",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - three settings, the clock, and how it is shared
         self,
         ratio: float = 0.25,
         min_per_second: float = 1.0,
         window: float = 10.0,
         *,
         clock: Callable[[], float] | None = None,
+        name: str = "default",
+        backend: StateBackend | None = None,
     ) -> None:
         self._ratio = _check_setting("ratio", ratio, 0.0, MAX_RATE)
         self._min_per_second = _check_setting("min_per_second", min_per_second, 0.0, MAX_RATE)
@@ -150,6 +172,15 @@ class RetryBudget:
         self._refused = 0
         self._head = 0  # what _now() gives for a first reading that is no number
         self._head = int(self._now())
+        self._name = check_name(name)
+        self._backend = check_backend(backend)
+        self._fleet: BudgetView | None = None  # the backend's view, while fresh
+        self._fresh_until = 0.0
+        self._unsynced_requests = 0  # counted here since the last exchange
+        self._unsynced_retries = 0
+        self._in_flight = BudgetDelta(0, 0)  # sent, not yet in a view that came back
+        if self._backend is not None:
+            self._backend.attach(self)
 
     def record_request(self) -> None:
         """Count one logical request: call it for first attempts only, never retries."""
@@ -168,11 +199,12 @@ class RetryBudget:
         with self._lock:
             self._count_notes()
             slot = self._advance()
-            if self._window_retries + 1 > self._allowance():
+            if not self._grants():
                 self._refused += 1
                 return False
             self._retries_ring[slot] += 1
             self._window_retries += 1
+            self._unsynced_retries += 1
             self._allowed += 1
             return True
 
@@ -230,10 +262,57 @@ class RetryBudget:
     def __reduce__(self) -> tuple[type[RetryBudget], tuple[float, float, float]]:
         # A budget describes this process's recent traffic: a copy sent to another
         # process (pickle, multiprocessing) starts with the same settings and no history.
+        if self._backend is not None:
+            raise not_pickled("RetryBudget")
         return (RetryBudget, (self._ratio, self._min_per_second, self._window))
 
     def _allowance(self) -> float:
         return self._ratio * self._window_requests + self._floor + _EPSILON
+
+    def _grants(self) -> bool:
+        """Whether one more retry fits (lock held, notes counted, ring advanced).
+
+        With a fresh view from the backend, the fleet's allowance is shared out
+        evenly: this process may spend its share of what the fleet has left, plus
+        what its own requests since the exchange add, so the processes together
+        stay within one budget between exchanges. Else, the local counts alone.
+        """
+        fleet = self._fleet
+        if fleet is None or time.monotonic() >= self._fresh_until:
+            return self._window_retries + 1 <= self._allowance()
+        left = self._ratio * fleet.requests + self._floor - fleet.retries
+        requests = self._unsynced_requests + self._in_flight.requests
+        retries = self._unsynced_retries + self._in_flight.retries
+        share = left / max(1, fleet.members) + self._ratio * requests
+        return retries + 1 <= share + _EPSILON
+
+    # The `errorkit._shared.Shared` side, for a backend.
+
+    @property
+    def kind(self) -> str:
+        return "budget"
+
+    @property
+    def name(self) -> str:
+        """The name processes share this budget under (with a backend)."""
+        return self._name
+
+    def outgoing(self) -> BudgetDelta:
+        with self._lock:
+            self._count_notes()
+            delta = BudgetDelta(self._unsynced_requests, self._unsynced_retries)
+            self._unsynced_requests = self._unsynced_retries = 0
+            self._in_flight = delta  # counted by the next decisions until the view is back
+            return delta
+
+    def unsent(self, delta: BudgetDelta) -> None:
+        """Counts that did not reach the backend are dropped: the local ring has them."""
+
+    def incoming(self, view: BudgetView | None, *, stale_after: float) -> None:
+        with self._lock:
+            self._fleet = view
+            self._in_flight = BudgetDelta(0, 0)
+            self._fresh_until = 0.0 if view is None else time.monotonic() + stale_after
 
     def _count_notes(self) -> None:
         """Count the noted requests, each in the bucket of its own time (lock held).
@@ -252,6 +331,7 @@ class RetryBudget:
                 self._requests_ring[bucket % _BUCKETS] += count
                 self._window_requests += count
             self._requests += count
+            self._unsynced_requests += count
 
     def _advance(self) -> int:
         """Expire the buckets older than the window; return the current bucket's slot.

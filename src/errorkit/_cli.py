@@ -167,7 +167,19 @@ def _what_errorkit_does(info: ErrorInfo) -> list[tuple[str, str]]:
 def _what_the_gate_does(info: ErrorInfo) -> str:
     """What the default policy's `RateLimitGate` does after this response."""
     seconds = closing_wait(info)
+    quota = info.quota if info.status == 429 else None
+    pace = (
+        ""
+        if quota is None
+        else (
+            f"; then paces it to the stated quota, {quota.limit} per {quota.window:g} s "
+            f"(one request every {quota.interval:g} s, shared out across the processes "
+            "of a backend)"
+        )
+    )
     if seconds is None:
+        if pace:
+            return "stays open" + pace
         return "stays open: this response asks no wait of the endpoint's other requests"
     policy = RetryPolicy()
     then = (
@@ -178,6 +190,7 @@ def _what_the_gate_does(info: ErrorInfo) -> str:
     return (
         f"closes the endpoint for {seconds:g} s: every request to it (first attempts "
         f"included) is held until then; {then} (max_retry_after={policy.max_retry_after:g} s)"
+        f"{pace}"
     )
 
 

@@ -19,8 +19,24 @@ and window, not one per request. Use `by_origin` for those. A key may be any
 string; it is kept in memory only, and `by_endpoint` and `by_origin` never put
 user info (``user:password@``) or the query (where API keys travel) in it.
 
-**Cost.** A request looks the gate up only while some scope is closed: the open
-gate costs one clock reading and one comparison.
+**Pacing.** A 429 that states the server's quota (``RateLimit-Policy:
+"default";q=40;w=1``, `ErrorInfo.quota`) also makes the gate pace that scope for
+`PACE_FOR` seconds: each request takes the next slot, ``w / q`` seconds after the
+previous one, so the callers released when the gate opens do not burst through the
+next window together and collect the next 429 (at `PACE_SHARE`, 95 %, of the
+quota, so the jitter of many callers does not drain the server's bucket). With a
+backend, the slots are ``w / q`` times the number of processes sharing the gate
+apart: the fleet keeps to the quota, each process to its share. Only a 429 starts
+pacing, so an API that states its quota on every response costs nothing until it
+says "too many".
+
+**A fleet.** With ``backend=`` (`errorkit.redis.RedisBackend`) a scope closed or
+paced in one process is closed or paced in every process sharing the gate, within
+the backend's interval (50 ms by default); requests still read the gate in memory.
+
+**Cost.** A request looks the gate up only while some scope is closed or paced: the
+open gate costs one clock reading and one comparison; a paced scope, its key and
+one lock.
 """
 
 from __future__ import annotations
@@ -28,18 +44,31 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from errorkit._clock import CLOCK
 from errorkit._info import Category, ErrorInfo
+from errorkit._shared import GateDelta, GateView, check_backend, check_name, not_pickled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from errorkit._info import Quota
+    from errorkit._shared import StateBackend
+
 #: Scopes held closed at once; beyond, the soonest to open are forgotten first.
 MAX_SCOPES = 4096
+
+#: Seconds a scope is paced by the quota its 429 stated (renewed by each such 429).
+PACE_FOR = 600.0
+
+#: The share of a stated quota a paced scope uses: the rest absorbs the jitter of
+#: many callers, so the server's bucket drifts full, not empty (at 100 % it would
+#: random-walk to empty and answer 429 again).
+PACE_SHARE = 0.95
 
 #: The statuses whose wait closes the gate whatever header or field it came from.
 _WAIT_STATUSES = frozenset({429, 503})
@@ -61,33 +90,81 @@ def _host(netloc: str) -> str:
     return netloc.rpartition("@")[2].lower()
 
 
+class _Pace:
+    """A scope's stated quota, kept to: the next free slot, until when it applies."""
+
+    __slots__ = ("next", "quota", "until")
+
+    def __init__(self, quota: Quota, until: float, now: float) -> None:
+        self.quota = quota
+        self.until = until
+        self.next = now
+
+
 class RateLimitGate:
     """Holds back every request of a scope while its server asked to wait.
 
     Args:
         key: ``key(method, url, headers) -> str``, the scope of a request; default
             `by_endpoint` (origin and path; see the module docstring for why).
+        name: the name processes share the gate under, with a backend (1 to 64 of
+            ``A-Z a-z 0-9 _ . -``).
+        backend: a `StateBackend` (`errorkit.redis.RedisBackend`): a scope closed in
+            one process is closed in every process whose gate has the same backend
+            and name, within the backend's interval; a stated quota is paced for
+            the fleet, each process taking its share. No request waits for the
+            backend; while it cannot be reached, the gate holds what this process saw.
 
     One gate may serve many policies, adapters, threads and tasks: its state sits
     behind one `threading.Lock`, never held across a wait.
     """
 
-    __slots__ = ("__weakref__", "_closed", "_key", "_lock", "_opens")
+    __slots__ = (
+        "__weakref__",
+        "_backend",
+        "_closed",
+        "_fleet",
+        "_fresh_until",
+        "_key",
+        "_lock",
+        "_name",
+        "_opens",
+        "_outgoing",
+        "_paces",
+        "_quotas_out",
+    )
 
-    def __init__(self, *, key: Callable[[str, object, object], str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        key: Callable[[str, object, object], str] | None = None,
+        name: str = "default",
+        backend: StateBackend | None = None,
+    ) -> None:
         if key is not None and not callable(key):
             raise TypeError(f"key must be callable(method, url, headers) -> str, not {key!r}")
         self._key = by_endpoint if key is None else key
+        self._name = check_name(name)
+        self._backend = check_backend(backend)
         self._closed: dict[str, float] = {}  # scope -> CLOCK.monotonic() when it opens
-        self._opens = 0.0  # when the last closed scope opens: before it, look scopes up
+        self._paces: dict[str, _Pace] = {}  # scope -> its stated quota, kept to
+        self._opens = 0.0  # when the last closed or paced scope opens: before, look up
+        self._outgoing: dict[str, float] = {}  # scope -> opens, closed here, not yet shared
+        self._quotas_out: dict[str, Quota] = {}
+        self._fleet = 1  # processes sharing the gate, by the backend's last view
+        self._fresh_until = 0.0
         self._lock = threading.Lock()
         _GATES.add(self)
+        if self._backend is not None:
+            self._backend.attach(self)
 
     def __repr__(self) -> str:
         return f"RateLimitGate(key={getattr(self._key, '__name__', self._key)!r})"
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         """A pickled gate comes back open, with its key (the waits are this process's)."""
+        if self._backend is not None:
+            raise not_pickled("RateLimitGate")
         return _restored, (None if self._key is by_endpoint else self._key,)
 
     def scope(self, method: str, url: object, headers: object) -> str:
@@ -95,41 +172,95 @@ class RateLimitGate:
         return self._key(method, url, headers)
 
     def holding(self) -> bool:
-        """Whether any scope may be closed now: False costs one clock reading."""
+        """Whether any scope may be closed or paced now: False costs one clock reading."""
         return CLOCK.monotonic() < self._opens
 
     def wait(self, method: str, url: object, headers: object) -> float:
-        """Seconds until the request's scope opens; 0.0 while it is open."""
+        """Seconds until the request may go: 0.0 while its scope is open and unpaced.
+
+        A paced scope (one whose server stated its quota on a 429) gives each
+        request the next free slot, ``window / limit`` apart (times the processes
+        sharing the gate): calling `wait` takes that slot.
+        """
         now = CLOCK.monotonic()
         if now >= self._opens:
             return 0.0
-        opens = self._closed.get(self.scope(method, url, headers))
-        return 0.0 if opens is None or opens <= now else opens - now
+        scope = self.scope(method, url, headers)
+        opens = self._closed.get(scope)
+        start = now if opens is None or opens <= now else opens
+        pace = self._paces.get(scope)
+        if pace is not None and pace.until > now:
+            with self._lock:
+                start = max(start, pace.next)
+                pace.next = start + pace.quota.interval * self._members() / PACE_SHARE
+        return start - now
 
     def observe(self, method: str, url: object, headers: object, info: ErrorInfo) -> float:
-        """Close the request's scope for the wait `info` carries, if it is one; that wait."""
+        """Close the request's scope for the wait `info` carries, if it is one; that wait.
+
+        A 429 that states the server's quota (``RateLimit-Policy``) also makes the
+        gate pace the scope's requests by it, for `PACE_FOR` seconds after.
+        """
         seconds = closing_wait(info)
+        quota = info.quota if info.status == 429 else None
+        if seconds is None and quota is None:
+            return 0.0
+        scope = self.scope(method, url, headers)
         if seconds is not None:
-            self.close(self.scope(method, url, headers), seconds)
+            self.close(scope, seconds)
+        if quota is not None:
+            self.pace(scope, quota)
         return 0.0 if seconds is None else seconds
 
     def close(self, scope: str, seconds: float) -> None:
         """Hold `scope` closed for `seconds` from now (a later opening is kept)."""
+        if self._hold(scope, CLOCK.monotonic() + seconds) and self._backend is not None:
+            self._backend.wake()
+
+    def pace(self, scope: str, quota: Quota) -> None:
+        """Keep `scope`'s requests to `quota` for the next `PACE_FOR` seconds."""
+        self._keep_to(scope, quota, CLOCK.monotonic() + PACE_FOR, share=True)
+
+    def open_all(self) -> None:
+        """Open every scope at once, and stop pacing (a test starts from an open gate)."""
+        with self._lock:
+            self._closed = {}
+            self._paces = {}
+            self._outgoing = {}
+            self._quotas_out = {}
+            self._opens = 0.0
+
+    def _hold(self, scope: str, opens: float, *, share: bool = True) -> bool:
+        """Close `scope` until `opens` unless it is held longer; whether it changed."""
         now = CLOCK.monotonic()
-        opens = now + seconds
         with self._lock:
             if opens <= self._closed.get(scope, now):
-                return
+                return False
             self._closed[scope] = opens
+            if share and self._backend is not None:
+                self._outgoing[scope] = opens
             self._opens = max(self._opens, opens)
             if len(self._closed) > MAX_SCOPES:
                 self._forget(now)
+            return True
 
-    def open_all(self) -> None:
-        """Open every scope at once (a test starts from an open gate)."""
+    def _keep_to(self, scope: str, quota: Quota, until: float, *, share: bool) -> None:
+        now = CLOCK.monotonic()
         with self._lock:
-            self._closed = {}
-            self._opens = 0.0
+            pace = self._paces.get(scope)
+            if pace is None:
+                if len(self._paces) >= MAX_SCOPES:
+                    del self._paces[next(iter(self._paces))]
+                self._paces[scope] = _Pace(quota, until, now)
+            else:
+                pace.quota, pace.until = quota, max(pace.until, until)
+            if share and self._backend is not None:
+                self._quotas_out[scope] = quota
+            self._opens = max(self._opens, until)
+
+    def _members(self) -> int:
+        """Processes sharing the gate, by a fresh view of the backend; else 1."""
+        return self._fleet if time.monotonic() < self._fresh_until else 1
 
     def _forget(self, now: float) -> None:
         """Drop the scopes already open, then the soonest to open (lock held)."""
@@ -137,7 +268,53 @@ class RateLimitGate:
         while len(closed) > MAX_SCOPES:
             del closed[min(closed, key=closed.__getitem__)]
         self._closed = closed
-        self._opens = max(closed.values(), default=0.0)
+        paced = (pace.until for pace in self._paces.values())
+        self._opens = max(*closed.values(), *paced, 0.0)
+
+    # The `errorkit._shared.Shared` side, for a backend.
+
+    @property
+    def kind(self) -> str:
+        return "gate"
+
+    @property
+    def name(self) -> str:
+        """The name processes share this gate under (with a backend)."""
+        return self._name
+
+    def outgoing(self) -> GateDelta:
+        now = CLOCK.monotonic()
+        with self._lock:
+            closed = {scope: opens - now for scope, opens in self._outgoing.items() if opens > now}
+            delta = GateDelta(closed, self._quotas_out)
+            self._outgoing, self._quotas_out = {}, {}
+            return delta
+
+    def unsent(self, delta: GateDelta) -> None:
+        """Closings and quotas not shared yet go out with the next exchange."""
+        with self._lock:
+            for scope in delta.closed:
+                self._outgoing.setdefault(scope, self._closed.get(scope, 0.0))
+            for scope, quota in delta.quotas.items():
+                self._quotas_out.setdefault(scope, quota)
+
+    def incoming(self, view: GateView | None, *, stale_after: float) -> None:
+        if view is None:
+            # What this process saw stays: it is all there is. All of it goes out
+            # again with the next exchange that works, for a backend that lost it
+            # (restarted empty) and processes that start meanwhile.
+            with self._lock:
+                self._outgoing.update(self._closed)
+                self._quotas_out.update({scope: p.quota for scope, p in self._paces.items()})
+            return
+        now = CLOCK.monotonic()
+        for scope, seconds in view.closed.items():
+            self._hold(scope, now + seconds, share=False)
+        for scope, quota in view.quotas.items():
+            self._keep_to(scope, quota, now + 2 * stale_after, share=False)
+        with self._lock:
+            self._fleet = max(1, view.members)
+            self._fresh_until = time.monotonic() + stale_after
 
 
 def _restored(key: Callable[[str, object, object], str] | None) -> RateLimitGate:

@@ -35,7 +35,7 @@ READ_FIELDS = frozenset(
         # retry hints and their reference time
         *("retry-after", "retry-after-ms", "x-ms-retry-after-ms", "x-amz-retry-after", "date"),
         *("x-should-retry", "stripe-should-retry"),
-        *("ratelimit", "ratelimit-reset", "ratelimit-remaining"),
+        *("ratelimit", "ratelimit-reset", "ratelimit-remaining", "ratelimit-policy"),
         *("x-ratelimit-reset", "x-ratelimit-remaining", "x-ratelimit-reset-after"),
         *("x-rate-limit-reset", "x-rate-limit-remaining"),
         *("x-ratelimit-reset-requests", "x-ratelimit-remaining-requests"),

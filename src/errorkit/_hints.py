@@ -23,6 +23,12 @@ would otherwise turn a quick retry into a refused one. The wait until the resets
 of limits that are exhausted *or of unknown state* is exposed on its own, as
 `ServerHints.rate_limit_reset`, for callers that know the status was a 429.
 
+The quota a server states, ``ServerHints.quota``, comes from ``ratelimit-policy``
+(IETF draft-11 items ``"default";q=40;w=1``, and the older drafts' ``40;w=1``): the
+policy allowing the fewest requests per second, as ``Quota(limit, window)``. It never
+makes a wait; the rate-limit gate paces a scope's requests by it once that scope was
+answered 429 (`errorkit.RateLimitGate`).
+
 A reset value is read as: epoch milliseconds above 1e12, epoch seconds above 1e9,
 else delta seconds; a Go duration; an RFC 3339 timestamp; an HTTP-date. Absolute
 times are measured from the response's ``Date`` header when it parses (so a server
@@ -49,6 +55,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from errorkit._headers import Headers, normalize_headers
+from errorkit._info import Quota
 from errorkit._text import escape_control
 
 if TYPE_CHECKING:
@@ -105,7 +112,7 @@ _HINT_HEADERS = frozenset(
     {
         *(name for reset, remaining, _ in _VENDOR_RESETS for name in (reset, remaining)),
         *("retry-after-ms", "retry-after", *_MS_HEADERS),
-        *("ratelimit", "ratelimit-reset", "ratelimit-remaining"),
+        *("ratelimit", "ratelimit-reset", "ratelimit-remaining", "ratelimit-policy"),
         *_SHOULD_RETRY,
         *REQUEST_ID_HEADERS,
     }
@@ -131,6 +138,7 @@ _RFC3339 = re.compile(
     re.ASCII,
 )
 _QUOTED = re.compile(r'"[^"]*"')
+_LEADING_INT = re.compile(r"[ \t]*([0-9]{1,18})[ \t]*(?:;|$)", re.ASCII)
 _PARAM = re.compile(r"([A-Za-z][A-Za-z0-9_-]{0,31})[ \t]*=[ \t]*(-?[0-9]+)", re.ASCII)
 
 
@@ -149,6 +157,7 @@ class ServerHints:
             of unknown state reset (the longest), whether or not that counted as
             `retry_after`; None without such a header. Meant for a 429 whose
             headers say when the window resets but not that it is empty.
+        quota: the strictest quota ``ratelimit-policy`` states, or None.
     """
 
     retry_after: float | None = None
@@ -157,6 +166,7 @@ class ServerHints:
     request_id: str | None = None
     rate_limit_exhausted: bool = False
     rate_limit_reset: float | None = None
+    quota: Quota | None = None
 
 
 NO_HINTS = ServerHints()
@@ -228,7 +238,31 @@ def _read(headers: Headers, now: float | None) -> ServerHints:
         request_id=_request_id(headers),
         rate_limit_exhausted=limits.exhausted,
         rate_limit_reset=limits.reset,
+        quota=_quota(headers.get("ratelimit-policy")),
     )
+
+
+def _quota(value: str | None) -> Quota | None:
+    """The policy of ``ratelimit-policy`` that allows the fewest requests per second.
+
+    Each member's quota is its ``q`` parameter (draft-11) or its leading integer (older
+    drafts), its window the ``w`` parameter; a member without both, or with either
+    below 1, is skipped.
+    """
+    if not value:
+        return None
+    strictest: Quota | None = None
+    for member in _members(value):
+        params = {key.lower(): number for key, number in _PARAM.findall(_QUOTED.sub('""', member))}
+        leading = _LEADING_INT.match(member)
+        limit = _integer(params["q"]) if "q" in params else leading and _integer(leading[1])
+        window = _integer(params["w"]) if "w" in params else 0
+        if not limit or limit < 1 or window < 1:
+            continue
+        quota = Quota(limit, float(window))
+        if strictest is None or quota.interval > strictest.interval:
+            strictest = quota
+    return strictest
 
 
 def _direct_wait(headers: Headers, ref: _Clock) -> tuple[float, str] | None:

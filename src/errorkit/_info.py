@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from errorkit._text import safe_text
 
@@ -35,6 +36,18 @@ class Category(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class Quota(NamedTuple):
+    """A quota the server states: `limit` requests per `window` seconds."""
+
+    limit: int
+    window: float
+
+    @property
+    def interval(self) -> float:
+        """Seconds between requests that keep to the quota: ``window / limit``."""
+        return self.window / self.limit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -73,6 +86,8 @@ class ErrorInfo:
             ``body:error.retryAfter``...), or None.
         should_retry: the server's explicit directive (``x-should-retry``), or None.
         retryable_reason: one short sentence saying why `retryable` is what it is.
+        quota: the quota the server states (``RateLimit-Policy``), as
+            ``Quota(limit, window)``, or None; the rate-limit gate paces by it.
     """
 
     status: int | None
@@ -90,6 +105,7 @@ class ErrorInfo:
     retry_after_source: str | None = None
     should_retry: bool | None = None
     retryable_reason: str = ""
+    quota: Quota | None = None
 
     def __repr__(self) -> str:
         fields: list[tuple[str, object]] = [

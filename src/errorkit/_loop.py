@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from errorkit._clock import CLOCK
-from errorkit._gate import RateLimitGate, refusal
+from errorkit._gate import RateLimitGate, closing_wait, refusal
 from errorkit._info import ErrorInfo
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._redact import redact_url
@@ -439,7 +439,8 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
     budget = policy.budget
     # A re-send was a retry, sent: it is paid for whatever comes next.
     paid = budget is None or not resent or budget.try_spend()
-    if decision.retry and budget is not None and not (paid and budget.try_spend()):
+    free = decision.retry and _metered(policy, outcome)
+    if decision.retry and not free and budget is not None and not (paid and budget.try_spend()):
         decision = Decision(
             retry=False,
             delay=0.0,
@@ -457,6 +458,24 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
             decision.detail,
         )
     return decision
+
+
+def _metered(policy: RetryPolicy, outcome: ErrorInfo | TransportFailure) -> bool:
+    """Whether a retry is the server's own metering, not charged to the budget: a 429
+    whose wait closed the policy's gate.
+
+    The budget caps retries into failures nobody metered (an outage, a crash). A
+    429 with a wait is the server saying when it takes the request again, and the
+    gate holds every caller of the scope until then, so the retry adds no load the
+    server did not ask for; charging it would end calls on a 429 that the stack's own
+    retry (urllib3's ``Retry``, httpx-retries) would have waited out.
+    """
+    return (
+        policy.gate is not None
+        and isinstance(outcome, ErrorInfo)
+        and outcome.status == 429
+        and closing_wait(outcome) is not None
+    )
 
 
 def _at_gate(  # noqa: PLR0913 - step()'s facts, and the gate

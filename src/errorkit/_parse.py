@@ -105,6 +105,7 @@ def _error_info(code: int | None, heads: Headers, doc: Document, found: Extracte
         retry_after_source=_shown(source),
         should_retry=hints.should_retry,
         retryable_reason=safe_text(reason, MAX_FIELD),
+        quota=hints.quota,
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
@@ -31,9 +32,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from errorkit._clock import CLOCK
 from errorkit._gate import by_endpoint
 from errorkit._info import Category, ErrorInfo
+from errorkit._shared import check_backend, check_name, not_pickled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from errorkit._shared import StateBackend
 
 #: The largest share of requests rejected, so some probes always reach the server.
 MAX_REJECT = 0.9
@@ -101,20 +105,29 @@ class AdaptiveThrottle:
             `errorkit.by_endpoint`.
         on_reject: called with a `ThrottleEvent` for each rejected request.
         random: floats in [0, 1), injectable for deterministic tests.
+        name: the name processes share the throttle under, with a backend.
+        backend: a `StateBackend` (`errorkit.redis.RedisBackend`): the counts are
+            the fleet's, so every process throttles as soon as the server fails
+            for the fleet; while the backend cannot be reached, this process's.
     """
 
     __slots__ = (
         "__weakref__",
+        "_backend",
+        "_fleet",
+        "_fresh_until",
         "_k",
         "_key",
         "_lock",
+        "_name",
         "_random",
         "_scopes",
+        "_unsynced",
         "_width",
         "on_reject",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only settings
         self,
         *,
         k: float = 2.0,
@@ -122,6 +135,8 @@ class AdaptiveThrottle:
         key: Callable[[str, object, object], str] | None = None,
         on_reject: Callable[[ThrottleEvent], object] | None = None,
         random: Callable[[], float] = random.random,
+        name: str = "default",
+        backend: StateBackend | None = None,
     ) -> None:
         if not _number_in(k, 1.0, math.inf) or k == 1:
             raise ValueError(f"k must be a finite number > 1, not {k!r}")
@@ -133,14 +148,23 @@ class AdaptiveThrottle:
         self.on_reject = on_reject
         self._random = random
         self._scopes: dict[str, _Counts] = {}
+        self._name = check_name(name)
+        self._backend = check_backend(backend)
+        self._unsynced: dict[str, list[int]] = {}  # scope -> [requests, accepts] since
+        self._fleet: dict[str, tuple[int, int]] = {}  # the fleet's, by the last view
+        self._fresh_until = 0.0
         self._lock = threading.Lock()
         _THROTTLES.add(self)
+        if self._backend is not None:
+            self._backend.attach(self)
 
     def __repr__(self) -> str:
         return f"AdaptiveThrottle(k={self._k:g}, window={self._width * _BUCKETS:g})"
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         """A pickled throttle comes back with its settings and no history."""
+        if self._backend is not None:
+            raise not_pickled("AdaptiveThrottle")
         return _restored, (self._k, self._width * _BUCKETS, self._key, self.on_reject)
 
     def scope(self, method: str, url: object, headers: object) -> str:
@@ -150,8 +174,9 @@ class AdaptiveThrottle:
         """Count one request of `scope`: None if it may go, else why it is rejected."""
         with self._lock:
             counts, slot = self._counts(scope)
-            requests, accepts = sum(counts.requests), sum(counts.accepts)
+            requests, accepts = self._window(scope, counts)
             counts.requests[slot] += 1
+            self._note(scope, 1, 0)
         p = min(MAX_REJECT, max(0.0, (requests - self._k * accepts) / (requests + 1)))
         return Rejection(p, requests, accepts) if p > 0.0 and self._random() < p else None
 
@@ -166,17 +191,69 @@ class AdaptiveThrottle:
                 counts.requests[slot] += 1
             if accepted:
                 counts.accepts[slot] += 1
+            self._note(scope, int(new_request), int(accepted))
 
     def stats(self, scope: str) -> tuple[int, int]:
-        """(requests, accepts) of `scope` over the window."""
+        """(requests, accepts) of `scope` over the window (the fleet's, with a backend)."""
         with self._lock:
             counts, _ = self._counts(scope)
-            return sum(counts.requests), sum(counts.accepts)
+            return self._window(scope, counts)
 
     def reset(self) -> None:
         """Forget every scope's history (a test starts from none)."""
         with self._lock:
             self._scopes = {}
+            self._unsynced = {}
+            self._fleet = {}
+
+    def _window(self, scope: str, counts: _Counts) -> tuple[int, int]:
+        """(requests, accepts) over the window: the fleet's while fresh, else local."""
+        if self._backend is None or time.monotonic() >= self._fresh_until:
+            return sum(counts.requests), sum(counts.accepts)
+        requests, accepts = self._fleet.get(scope, (0, 0))
+        unsynced = self._unsynced.get(scope, (0, 0))
+        return requests + unsynced[0], accepts + unsynced[1]
+
+    def _note(self, scope: str, requests: int, accepts: int) -> None:
+        if self._backend is None:
+            return
+        noted = self._unsynced.get(scope)
+        if noted is None:
+            if len(self._unsynced) >= MAX_SCOPES:
+                return  # counted here; the fleet misses it until the next exchange
+            noted = self._unsynced[scope] = [0, 0]
+        noted[0] += requests
+        noted[1] += accepts
+
+    # The `errorkit._shared.Shared` side, for a backend.
+
+    @property
+    def kind(self) -> str:
+        return "throttle"
+
+    @property
+    def name(self) -> str:
+        """The name processes share this throttle under (with a backend)."""
+        return self._name
+
+    @property
+    def window(self) -> float:
+        """Seconds of history counted."""
+        return self._width * _BUCKETS
+
+    def outgoing(self) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            delta = {scope: (noted[0], noted[1]) for scope, noted in self._unsynced.items()}
+            self._unsynced = {}
+            return delta
+
+    def unsent(self, delta: dict[str, tuple[int, int]]) -> None:
+        """Counts that did not reach the backend are dropped: the local window has them."""
+
+    def incoming(self, view: dict[str, tuple[int, int]] | None, *, stale_after: float) -> None:
+        with self._lock:
+            self._fleet = {} if view is None else view
+            self._fresh_until = 0.0 if view is None else time.monotonic() + stale_after
 
     def _counts(self, scope: str) -> tuple[_Counts, int]:
         bucket = int(CLOCK.monotonic() // self._width)

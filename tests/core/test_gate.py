@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from errorkit import Category, ErrorInfo, Reason, RetryPolicy
+from errorkit import Category, ErrorInfo, Reason, RetryBudget, RetryPolicy
 from errorkit._gate import MAX_SCOPES, RateLimitGate, by_endpoint, by_origin, closing_wait
-from errorkit._loop import adrive, drive
+from errorkit._loop import RequestFacts, adrive, drive, step
 from errorkit.testing import InstantWaits, instant_waits
 
 from .test_loop import NO_JITTER, Answer, AsyncScript, RefusedError, Script, error
@@ -196,3 +196,27 @@ def test_an_sdk_gets_a_local_429_instead_of_a_refusal(waits: InstantWaits) -> No
     sdk = Script("never sent", url=URL, headers={"X-Stainless-Retry-Count": "0"})
     assert drive(policy, sdk) == "local 429 (x-should-retry: false, retry after 30 s)"
     assert sdk.attempts == []
+
+
+# -- what the budget pays for ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("info", "gate", "charged"),
+    [
+        (wait_info(429, 1.0), True, False),  # the server metered it; the gate holds all
+        (wait_info(429, 1.0), False, True),  # no gate: nothing holds the other callers
+        (wait_info(503, 1.0), True, True),  # an outage with a hint: the budget's case
+        (dataclasses.replace(wait_info(429, 1.0), retry_after=None), True, True),
+    ],
+)
+def test_a_429_retry_held_at_the_gate_is_not_charged_to_the_budget(
+    waits: InstantWaits, info: ErrorInfo, gate: bool, charged: bool
+) -> None:
+    del waits
+    budget = RetryBudget(ratio=0.0, min_per_second=0.0)  # no retry may be charged
+    policy = dataclasses.replace(NO_JITTER, budget=budget, gate=RateLimitGate() if gate else None)
+    request = RequestFacts(method="GET", url=URL, replayable=True, has_idempotency_key=False)
+    decision = step(policy, request, info, 1, 0.0)
+    assert decision.retry is not charged
+    assert (decision.reason is Reason.BUDGET_EXHAUSTED) is charged

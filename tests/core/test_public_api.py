@@ -29,6 +29,7 @@ PUBLIC = {
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "Quota",
     "QuotaExceededError",
     "RateLimitError",
     "Reason",

