@@ -5,12 +5,14 @@ A `FaultServer` whose two paths share one token bucket (40 tokens/s, 10 at most)
 - ``/bare``: 200 within the limit, else 429 with ``Retry-After: 1`` only;
 - ``/quota``: the same, and every response states the quota the IETF way
   (``RateLimit-Policy: "fleet";q=40;w=1`` and ``RateLimit: "fleet";r=..;t=..``);
-- ``/control/outage?seconds=S``: every request to either path gets a plain 503 for S s;
+- ``/control/outage?seconds=S``: every request to either path gets a plain 503 (no
+  ``Retry-After``, no quota) for S s; the bucket keeps refilling meanwhile;
 - ``/control/reset?epoch=E``: refill the bucket, clear the log; times count from E
   (``time.time()`` of the parent: one host, one clock);
 - ``/control/log``: ``[[t, path, status, in_wait], ...]`` since the reset, where
   `in_wait` says the request arrived while a wait announced by a 429 (its
-  ``Retry-After: 1`` from when it was sent) was still running, for anyone.
+  ``Retry-After: 1`` from when it was sent) was still running, for anyone. At most
+  200 000 entries (then the log stops growing).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ RATE = 40.0
 BURST = 10.0
 _LOG_CAP = 200_000
 _POLICY = '"fleet";q=40;w=1'
+_LIMITED = {"error": {"message": "rate limited", "type": "rate_limit"}}
 
 
 class _Limiter:
@@ -79,15 +82,15 @@ def _serve(port_queue: Any, stop: Any) -> None:
     def limited(path: str, *, states_quota: bool) -> Any:
         def answer(_: object) -> Any:
             status, left, next_token = limiter.admit(path)
+            if status == 503:  # down: a plain 503, no hint, no quota
+                return respond(503, body={"error": {"message": "down"}})
             headers: dict[str, str] = {}
             if states_quota:
                 headers["RateLimit-Policy"] = _POLICY
                 headers["RateLimit"] = f'"fleet";r={int(left)};t={math.ceil(next_token)}'
             if status == 429:
                 headers["Retry-After"] = "1"
-                return respond(429, headers, {"error": {"message": "rate limited"}})
-            if status == 503:
-                return respond(503, headers, {"error": {"message": "down"}})
+                return respond(429, headers, _LIMITED)
             return respond(200, headers, {"ok": True})
 
         return dynamic(answer)

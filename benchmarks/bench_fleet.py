@@ -32,12 +32,14 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,7 @@ def _client(row: int, redis_url: str | None) -> tuple[Any, Any]:
         return (lambda url: pool.request("GET", url, timeout=10).status), pool.clear
     import httpx
 
+    closing: list[Any] = []  # closed after the client (the Redis row's backend)
     if row == 2:
         import httpx_retries
 
@@ -94,6 +97,7 @@ def _client(row: int, redis_url: str | None) -> tuple[Any, Any]:
             from errorkit.redis import RedisBackend
 
             backend = RedisBackend.from_url(str(redis_url))
+            closing.append(backend.close)
             gate = errorkit.RateLimitGate(backend=backend)
             policy = errorkit.RetryPolicy(gate=gate, budget=errorkit.RetryBudget(backend=backend))
             deadline = time.monotonic() + 20  # until the whole fleet shows in Redis
@@ -104,7 +108,13 @@ def _client(row: int, redis_url: str | None) -> tuple[Any, Any]:
     client = httpx.Client(
         transport=transport, timeout=10, limits=httpx.Limits(max_connections=THREADS)
     )
-    return (lambda url: client.get(url).status_code), client.close
+
+    def close() -> None:
+        client.close()
+        for more in closing:
+            more()
+
+    return (lambda url: client.get(url).status_code), close
 
 
 @dataclass(frozen=True)
@@ -154,59 +164,93 @@ class Run:
     row: int
     scenario: str
     log: list[list[Any]]  # [t, path, status, in_wait] as the server received them
-    calls: list[tuple[float, float, object]]
+    calls: list[tuple[float, float, object]]  # (started, ended, status or exception name)
     seconds: float
     scale: float = 1.0
 
+    @property
+    def outage(self) -> tuple[float, float] | None:
+        """The outage window, in seconds from the start, or None."""
+        if self.scenario != "outage":
+            return None
+        return OUTAGE_AT * self.scale, (OUTAGE_AT + OUTAGE_FOR) * self.scale
+
+    def hits(self) -> list[list[Any]]:
+        """The requests that arrived during the phase (not the in-flight calls' tail)."""
+        return [e for e in self.log if 0.0 <= e[0] < self.seconds]
+
     def figures(self) -> dict[str, Any]:
-        hits = [entry for entry in self.log if entry[1] != "control"]
+        hits = self.hits()
         sent = len(hits)
         n429 = sum(1 for e in hits if e[2] == 429)
         in_wait = sum(1 for e in hits if e[3])
-        failed = sum(1 for c in self.calls if c[2] != 200)
+        failed = sum(1 for c in self.calls if not _ok(c[2]))
         up = self.seconds
-        outage = self.scenario == "outage"
-        at, lasting = OUTAGE_AT * self.scale, OUTAGE_FOR * self.scale
-        if outage:
-            up -= lasting
-        ok = sum(1 for e in hits if e[2] == 200)
+        window = self.outage
+        if window is not None:
+            up -= window[1] - window[0]
+        ok = sum(1 for e in hits if e[2] == 200 and not _inside(e[0], window))
         figures: dict[str, Any] = {
             "sent": sent,
             "calls": len(self.calls),
             "429 share": n429 / sent if sent else 0.0,
+            "in-wait": in_wait,
             "in-wait share": in_wait / sent if sent else 0.0,
             "goodput": ok / up / RATE,
             "failures": failed,
             "failure share": failed / len(self.calls) if self.calls else 0.0,
         }
-        if outage:
-            end = at + lasting
-            during = sum(1 for e in hits if at <= e[0] < end)
-            started = sum(1 for c in self.calls if at <= c[0] < end)
+        if window is not None:
+            during = sum(1 for e in hits if _inside(e[0], window))
+            started = sum(1 for c in self.calls if _inside(c[0], window))
             figures["outage hits per call"] = during / started if started else None
-            figures["recovery s"] = self._recovery(end)
+            figures["recovery s"] = self._recovery(window[1])
         return figures
 
+    def failure_kinds(self) -> dict[str, int]:
+        """How the failed calls ended: a final status, or an exception's class name."""
+        kinds: dict[str, int] = {}
+        for _, _, outcome in self.calls:
+            if not _ok(outcome):
+                name = f"final {outcome}" if isinstance(outcome, int) else str(outcome)
+                kinds[name] = kinds.get(name, 0) + 1
+        return dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+
     def _recovery(self, end: float) -> float | None:
+        """Seconds from the outage's end to the start of the first 0.5 s bin with 90 %
+        of the limit's 200s (bins count from the phase's start), or None: never."""
         series = self.series()[200]
         for index, count in enumerate(series):
             start = index * BIN
-            if start >= end and count >= 0.9 * RATE * BIN:
+            if start >= end - 1e-9 and count >= 0.9 * RATE * BIN:
                 return start - end
         return None
 
     def series(self) -> dict[int, list[int]]:
-        bins = int(self.seconds / BIN) + 1
+        bins = round(self.seconds / BIN)
         out = {200: [0] * bins, 429: [0] * bins, 503: [0] * bins}
-        for t, _, status, _ in self.log:
-            if status in out and 0 <= t < self.seconds:
-                out[status][int(t / BIN)] += 1
+        for t, _, status, _ in self.hits():
+            if status in out:
+                out[status][min(bins - 1, int(t / BIN))] += 1
         return out
+
+
+def _ok(outcome: object) -> bool:
+    return isinstance(outcome, int) and 200 <= outcome < 300
+
+
+def _inside(t: float, window: tuple[float, float] | None) -> bool:
+    return window is not None and window[0] <= t < window[1]
 
 
 def run_one(base: str, redis_url: str | None, row: int, scenario: str, scale: float) -> Run:
     path, seconds = SCENARIOS[scenario]
     seconds *= scale
+    if row == 5 and redis_url is not None:  # each scenario starts from an empty Redis
+        import redis
+
+        with redis.Redis.from_url(redis_url) as client:
+            client.flushall()
     ctx = mp.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     epoch_box = ctx.Value("d", 0.0)
@@ -231,80 +275,159 @@ def run_one(base: str, redis_url: str | None, row: int, scenario: str, scale: fl
     return Run(row, scenario, log, calls, seconds, scale)
 
 
-TARGETS = {
+TARGETS: dict[str, dict[str, tuple[str, float]]] = {
     "quota": {"429 share": ("<=", 0.02), "goodput": (">=", 0.90)},
     "bare": {"in-wait share": ("<=", 0.01)},
     "outage": {"outage hits per call": ("<=", 1.3), "recovery s": ("<=", 2.0)},
 }
+REDIS_ROW = 5
 
 
 def _cell(name: str, value: Any) -> str:
     if value is None:
         return "never" if name == "recovery s" else "-"
-    if name in ("sent", "calls", "failures"):
+    if name in ("sent", "calls", "failures", "in-wait"):
         return str(value)
     if "share" in name or name == "goodput":
         return f"{value:.1%}"
     return f"{value:.2f}"
 
 
+def _met(op: str, bound: float, value: Any) -> bool:
+    if value is None:
+        return False
+    return bool(value <= bound if op == "<=" else value >= bound)
+
+
 def table(scenario: str, runs: list[Run]) -> str:
+    """One markdown table: a line per row, the targets on the line after the Redis row."""
     rows = [(run, run.figures()) for run in runs if run.scenario == scenario]
     if not rows:
         return ""
     names = list(rows[0][1])
+    targets = TARGETS.get(scenario, {})
     lines = [f"### {scenario}", "", "| row | " + " | ".join(names) + " |",
              "|---|" + "---|" * len(names)]  # fmt: skip
     for run, figures in rows:
         cells = [_cell(name, figures[name]) for name in names]
         lines.append(f"| {ROWS[run.row]} | " + " | ".join(cells) + " |")
-    targets = TARGETS.get(scenario, {})
-    if targets:
-        shown = ", ".join(
-            f"{name} {op} {_cell(name, bound)}" for name, (op, bound) in targets.items()
-        )
-        lines += ["", f"Targets for the Redis row: {shown}."]
+        if run.row == REDIS_ROW and targets:
+            marks = []
+            for name in names:
+                if name in targets:
+                    op, bound = targets[name]
+                    met = "met" if _met(op, bound, figures[name]) else "MISSED"
+                    marks.append(f"{op} {_cell(name, bound)} ({met})")
+                else:
+                    marks.append("")
+            lines.append("| *target, Redis row* | " + " | ".join(marks) + " |")
+    lines.append("")
+    for run, _ in rows:
+        kinds = run.failure_kinds()
+        if kinds:
+            shown = ", ".join(f"{kind} {n}" for kind, n in kinds.items())
+            lines.append(f"- {ROWS[run.row]}: failed calls ended in {shown}.")
     return "\n".join(lines) + "\n"
 
 
 def plot(runs: list[Run], path: Path) -> None:
+    """200s and 429s per 0.5 s bin over time, quota and outage, one line per row."""
     import matplotlib as mpl
 
     mpl.use("Agg")
     import matplotlib.pyplot as plt
 
-    scenarios = [s for s in ("bare", "quota", "outage") if any(r.scenario == s for r in runs)]
-    fig, axes = plt.subplots(len(scenarios), 2, figsize=(13, 3.4 * len(scenarios)), squeeze=False)
+    scenarios = [s for s in ("quota", "outage") if any(r.scenario == s for r in runs)]
+    if not scenarios:
+        return
+    fig, axes = plt.subplots(len(scenarios), 2, figsize=(13, 3.6 * len(scenarios)), squeeze=False)
     for line, scenario in zip(axes, scenarios, strict=True):
-        for run in (r for r in runs if r.scenario == scenario):
+        chosen = [r for r in runs if r.scenario == scenario]
+        for run in chosen:
             series = run.series()
-            xs = [i * BIN for i in range(len(series[200]))]
-            line[0].plot(xs, [c / BIN for c in series[200]], label=ROWS[run.row])
-            line[1].plot(xs, [c / BIN for c in series[429]], label=ROWS[run.row])
-        for ax, what in zip(line, ("200s per second", "429s per second"), strict=True):
-            ax.set_title(f"{scenario}: {what}")
-            ax.set_xlabel("seconds")
-            if scenario == "outage":
-                ax.axvspan(OUTAGE_AT * run.scale, (OUTAGE_AT + OUTAGE_FOR) * run.scale, color="0.9")
-        line[0].axhline(RATE, color="0.5", linestyle=":", linewidth=1)
+            xs = [(i + 0.5) * BIN for i in range(len(series[200]))]
+            line[0].plot(xs, series[200], label=ROWS[run.row], linewidth=1.2)
+            line[1].plot(xs, series[429], label=ROWS[run.row], linewidth=1.2)
+        for ax, what in zip(line, ("200s", "429s"), strict=True):
+            ax.set_title(f"{scenario}: {what} per {BIN:g} s bin")
+            ax.set_xlabel("seconds from the start")
+            window = chosen[0].outage
+            if window is not None:
+                ax.axvspan(*window, color="0.88", label="outage (503)")
+        line[0].axhline(RATE * BIN, color="0.5", linestyle=":", linewidth=1, label="the limit")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
 
+def _redis_missing() -> str | None:
+    """Why row 5 cannot run here, or None."""
+    try:
+        import errorkit.redis  # noqa: F401
+        from errorkit.testing.redis_server import find_redis_server
+    except ImportError as exc:
+        return f"not importable yet: {exc}"
+    if find_redis_server() is None:
+        return "no redis-server binary found (see errorkit.testing.redis_server)"
+    return None
+
+
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "absent"
+
+
+def _versions(redis_used: bool) -> dict[str, str]:
+    names = ["errorkit", "urllib3", "httpx", "httpx-retries"]
+    if redis_used:
+        names.append("redis")
+    found = {"python": platform.python_version()}
+    found.update((name, _version(name)) for name in names)
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - the repository's own git
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        head = ""
+    if head:
+        found["errorkit"] += f" (git {head} + working tree)"
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,2,3,4,5")
+    parser.add_argument("--rows", default="1,2,3,4,5", help="comma-separated, of 1-5")
     parser.add_argument("--scenarios", default="bare,quota,outage")
-    parser.add_argument("--seconds", type=float, default=1.0, help="scale of every phase")
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="scale of every phase (0.5: half as long)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     rows = [int(r) for r in args.rows.split(",")]
     scenarios = args.scenarios.split(",")
+    if unknown := [r for r in rows if r not in ROWS] + [s for s in scenarios if s not in SCENARIOS]:
+        parser.error(f"unknown rows or scenarios: {unknown}")
+    if not 0.05 <= args.seconds <= 10:
+        parser.error("--seconds must be in [0.05, 10]")
+    skipped: dict[str, str] = {}
+    if REDIS_ROW in rows and (why := _redis_missing()) is not None:
+        print(f"skipping row {REDIS_ROW} ({ROWS[REDIS_ROW]}): {why}", flush=True)
+        skipped[ROWS[REDIS_ROW]] = why
+        rows.remove(REDIS_ROW)
+    started = time.time()
     runs: list[Run] = []
-    from errorkit.testing.redis_server import RedisServer
+    redis: Any = None
+    if REDIS_ROW in rows:
+        from errorkit.testing.redis_server import RedisServer
 
-    redis = RedisServer().start() if 5 in rows else None
+        redis = RedisServer().start()
     try:
         with fleet_server() as base:
             for scenario in scenarios:
@@ -316,30 +439,62 @@ def main() -> None:
     finally:
         if redis is not None:
             redis.stop()
-    command = "python benchmarks/bench_fleet.py " + " ".join(sys.argv[1:])
-    versions = ", ".join(
-        f"{n} {version(n)}" for n in ("urllib3", "httpx", "httpx-retries", "redis")
-    )
+    elapsed = time.time() - started
+    command = " ".join(["python benchmarks/bench_fleet.py", *sys.argv[1:]])
+    versions = _versions(redis is not None)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     header = (
-        f"# Fleet bench\n\n`{command.strip()}` on {time.strftime('%Y-%m-%d')}, Python "
-        f"{platform.python_version()}, {versions}; {PROCESSES} processes x {THREADS} threads, "
-        f"server: {RATE:g} requests/s, burst 10.\n\n"
+        f"# Fleet bench\n\n`{command}`, {when}, {elapsed:.0f} s; "
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + f"; {os.cpu_count()} CPUs.\n\n"
+        f"{PROCESSES} spawned processes x {THREADS} threads per row, each thread calling GET"
+        " back to back for the phase, against one token bucket of"
+        f" {RATE:g} requests/s with a burst of 10 in its own process."
+        " Figures count the requests that arrived during the phase (server log) and every"
+        " call the threads started (their reports). in-wait: requests that arrived while a"
+        " wait announced by any earlier 429 (`Retry-After: 1`) was open. goodput: 200s per"
+        " second / 40 (outage: over the seconds outside it). failures: calls that ended in an"
+        " exception or a final non-2xx. Outage: hits per call = hits arriving during it /"
+        " calls started during it; recovery = from its end to the start of the first 0.5 s"
+        " bin with >= 18 200s. The Redis row's redis-server is started once per run and"
+        " flushed before each scenario, so none starts with what an earlier one learned.\n\n"
     )
+    if skipped:
+        header += "".join(f"Skipped: {row}: {why}.\n\n" for row, why in skipped.items())
     report = header + "\n".join(table(s, runs) for s in scenarios)
     print(report)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "fleet.md").write_text(report)
-        data = [
-            {
-                "row": ROWS[r.row],
-                "scenario": r.scenario,
-                "figures": r.figures(),
-                "series": r.series(),
-            }
-            for r in runs
-        ]
-        (RESULTS / "fleet.json").write_text(json.dumps(data, indent=1))
+        data = {
+            "command": command,
+            "date": when,
+            "seconds": round(elapsed, 1),
+            "versions": versions,
+            "setup": {
+                "processes": PROCESSES,
+                "threads": THREADS,
+                "rate": RATE,
+                "burst": 10,
+                "bin": BIN,
+                "scale": args.seconds,
+            },
+            "skipped": skipped,
+            "targets": {s: {k: list(v) for k, v in t.items()} for s, t in TARGETS.items()},
+            "runs": [
+                {
+                    "row": ROWS[r.row],
+                    "scenario": r.scenario,
+                    "phase_s": r.seconds,
+                    "outage_s": list(r.outage) if r.outage else None,
+                    "figures": r.figures(),
+                    "failure_kinds": r.failure_kinds(),
+                    "series": {str(k): v for k, v in r.series().items()},
+                }
+                for r in runs
+            ],
+        }
+        (RESULTS / "fleet.json").write_text(json.dumps(data, indent=1) + "\n")
         plot(runs, RESULTS / "fleet.png")
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import importlib
 import json
@@ -54,6 +55,25 @@ def _no_gate() -> Any:
     from errorkit import RetryPolicy
 
     return RetryPolicy(gate=None)
+
+
+#: errorkit with its gate and budget shared through a `RedisBackend` (a real
+#: redis-server, started for the run): a success must wait for no Redis round trip.
+ON_REDIS = "errorkit, on Redis"
+_BACKEND: list[Any] = []
+
+
+def _on_redis() -> Any:
+    from errorkit import RateLimitGate, RetryBudget, RetryPolicy
+    from errorkit.redis import RedisBackend
+    from errorkit.testing.redis_server import RedisServer
+
+    if not _BACKEND:
+        server = RedisServer().start()
+        atexit.register(server.stop)
+        _BACKEND.append(RedisBackend.from_url(server.url))
+    backend = _BACKEND[0]
+    return RetryPolicy(gate=RateLimitGate(backend=backend), budget=RetryBudget(backend=backend))
 
 
 @dataclass
@@ -99,6 +119,7 @@ def _requests_variants() -> list[Variant]:
         Variant("requests", EMPTY_HOOK, lambda: _requests_session(EmptyAdapter())),
         Variant("requests", "errorkit", lambda: _requests_session(RetryAdapter())),
         Variant("requests", NO_GATE, lambda: _requests_session(RetryAdapter(_no_gate()))),
+        Variant("requests", ON_REDIS, lambda: _requests_session(RetryAdapter(_on_redis()))),
         Variant(
             "requests",
             "urllib3 Retry",
@@ -203,6 +224,7 @@ def _httpx_variants() -> list[Variant]:
         Variant("httpx", EMPTY_HOOK, lambda: _sync_client("httpx", _empty_transport("httpx"))),
         Variant("httpx", "errorkit", lambda: _sync_client("httpx", RetryTransport())),
         Variant("httpx", NO_GATE, lambda: _sync_client("httpx", RetryTransport(_no_gate()))),
+        Variant("httpx", ON_REDIS, lambda: _sync_client("httpx", RetryTransport(_on_redis()))),
         Variant("httpx", "httpx-retries", lambda: _sync_client("httpx", alternative())),
     ]
 
@@ -325,6 +347,8 @@ def _aiohttp_variants() -> list[Variant]:
                 middlewares = (RetryMiddleware(),)
             elif kind == NO_GATE:
                 middlewares = (RetryMiddleware(_no_gate()),)
+            elif kind == ON_REDIS:
+                middlewares = (RetryMiddleware(_on_redis()),)
             elif kind == EMPTY_HOOK:
                 middlewares = (_empty_middleware,)
             s = aiohttp.ClientSession(middlewares=middlewares)
@@ -353,6 +377,7 @@ def _aiohttp_variants() -> list[Variant]:
         Variant("aiohttp", EMPTY_HOOK, lambda: session(EMPTY_HOOK), True),
         Variant("aiohttp", "errorkit", lambda: session("errorkit"), True),
         Variant("aiohttp", NO_GATE, lambda: session(NO_GATE), True),
+        Variant("aiohttp", ON_REDIS, lambda: session(ON_REDIS), True),
         Variant("aiohttp", "aiohttp-retry", lambda: session("aiohttp-retry"), True),
     ]
 
@@ -440,7 +465,7 @@ def _retrying(base: str) -> Iterator[tuple[Variant, Sender]]:
     """Every variant but bare, each with a new client and the server's counters reset;
     the client is closed when the caller moves on."""
     for v in variants():
-        if v.name == "bare":
+        if v.name in ("bare", ON_REDIS):  # the Redis rows measure the success path only
             continue
         reset(base)
         send, close = v.make()

@@ -33,6 +33,7 @@ __all__ = ["RedisServer", "find_redis_server"]
 _START_WAIT = 10.0  # seconds a server may take to answer PING
 _STOP_WAIT = 5.0  # seconds SIGTERM is given before SIGKILL
 _TRIES = 3  # ports tried when the server cannot bind the one picked
+_BIND_FAILED = ("Address already in use", "Could not create server TCP listening socket")
 
 
 def find_redis_server() -> str | None:
@@ -61,6 +62,14 @@ def _free_port() -> int:
 class RedisServer:
     """A redis-server process of its own, on 127.0.0.1.
 
+    Use it as a context manager, or `start()` and `stop()` it::
+
+        with RedisServer() as server:
+            backend = RedisBackend.from_url(server.url)
+            ...
+            server.kill()  # a crash: connections are refused
+            server.restart()  # back on the same port, empty
+
     Args:
         port: the port; default a free one, picked at the first start and kept.
         binary: the redis-server to run; default `find_redis_server()`.
@@ -69,8 +78,6 @@ class RedisServer:
         FileNotFoundError: no binary was found (at `start`).
         RuntimeError: the server did not answer PING in time (with its log's tail).
     """
-
-    host = "127.0.0.1"
 
     def __init__(self, *, port: int | None = None, binary: str | None = None) -> None:
         self._fixed = port is not None
@@ -83,20 +90,41 @@ class RedisServer:
         state = "running" if self.running else "stopped"
         return f"RedisServer({self.host}:{self._port}, {state})"
 
+    # -- addresses ---------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on: always ``127.0.0.1``."""
+        return "127.0.0.1"
+
     @property
     def port(self) -> int:
+        """The port, the same across `restart`; picked at the first `start` unless given."""
+        if not self._port:
+            raise RuntimeError("the RedisServer has no port before its first start")
         return self._port
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self._port}/0"
+        """``redis://127.0.0.1:<port>/0``, for ``redis.Redis.from_url``."""
+        return f"redis://{self.host}:{self.port}/0"
 
     @property
     def running(self) -> bool:
+        """Whether the server process is alive (False after `kill`, `stop` or a crash)."""
         return self._proc is not None and self._proc.poll() is None
 
+    # -- lifecycle ---------------------------------------------------------------
+
     def start(self) -> Self:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait (at most 10 s) until it answers PING; returns it.
+
+        A free port that another process takes first is replaced by a new one, up to
+        three times; a port given to the constructor (or kept by `restart`) is not.
+        Starting a running server does nothing.
+        """
+        if self.running:
+            return self
         binary = self._binary or find_redis_server()
         if binary is None:
             raise FileNotFoundError(
@@ -106,12 +134,20 @@ class RedisServer:
         for attempt in range(1 if self._fixed else _TRIES):
             if not self._fixed and (attempt or not self._port):
                 self._port = _free_port()
-            if self._launch(binary):
+            outcome = self._launch(binary)
+            if outcome == "up":
                 return self
-        raise RuntimeError(f"redis-server did not start on port {self._port}: {self._log_tail()}")
+            if outcome != "bind":
+                break
+        tail = self._log_tail()
+        self.stop()
+        raise RuntimeError(f"redis-server ({binary}) did not start on port {self._port}: {tail}")
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL) and remove its directory; idempotent."""
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and remove its directory.
+
+        Idempotent; `restart` may follow.
+        """
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -132,8 +168,15 @@ class RedisServer:
             proc.wait(timeout=_STOP_WAIT)
 
     def restart(self) -> None:
-        """Start again on the same port, with an empty dataset (after `kill` or `stop`)."""
+        """Start again on the same port, with an empty dataset (after `kill` or `stop`).
+
+        A running server is killed first. The new process gets a new directory.
+        """
+        if not self._port:
+            self.start()
+            return
         self.kill()
+        self.stop()  # reaps the process, removes the old directory
         self._fixed = True
         self.start()
 
@@ -148,26 +191,33 @@ class RedisServer:
     ) -> None:
         self.stop()
 
-    def _launch(self, binary: str) -> bool:
-        """Run the binary on `port`; whether it answered PING in time."""
+    # -- the process -------------------------------------------------------------
+
+    def _launch(self, binary: str) -> str:
+        """Run the binary on the port: ``"up"`` (it answers PING), ``"bind"`` or ``"failed"``."""
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix="errorkit-redis-")
-        log = Path(self._dir, "redis.log")
         args = [binary, "--bind", self.host, "--port", str(self._port), "--save", ""]
         args += ["--appendonly", "no", "--dir", self._dir, "--protected-mode", "yes"]
-        args += ["--daemonize", "no", "--loglevel", "warning", "--logfile", str(log)]
-        self._proc = subprocess.Popen(  # noqa: S603 - the binary found above, fixed arguments
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-        )
+        args += ["--daemonize", "no", "--loglevel", "warning"]
+        with Path(self._dir, "redis.log").open("wb") as log:  # the child keeps its own copy
+            try:
+                self._proc = subprocess.Popen(  # noqa: S603 - the binary found above, fixed arguments
+                    args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                )
+            except OSError as exc:  # not there, not executable, not a program
+                log.write(f"cannot run {binary}: {exc}\n".encode())
+                return "failed"
         deadline = time.monotonic() + _START_WAIT
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                return False  # it exited: the port was taken, or the binary failed
+            if self._proc.poll() is not None:  # it exited: the port was taken, or worse
+                tail = self._log_tail()
+                return "bind" if any(m in tail for m in _BIND_FAILED) else "failed"
             if self._pings():
-                return True
+                return "up"
             time.sleep(0.02)
         self.kill()
-        return False
+        return "failed"
 
     def _pings(self) -> bool:
         try:
