@@ -30,6 +30,24 @@ apart: the fleet keeps to the quota, each process to its share. Only a 429 start
 pacing, so an API that states its quota on every response costs nothing until it
 says "too many".
 
+**Learning the rate.** A 429 that states no quota (only ``Retry-After``, or
+nothing) makes the gate learn one, as AWS's adaptive retry mode does (botocore's
+``ClientRateLimiter``, CUBIC congestion control): when the scope opens again its
+requests are released paced, not all at once, starting at `START_RATE` requests/s
+for the fleet and doubling every `DOUBLING` seconds until the next 429; from then
+on each 429 cuts the rate to `CUBIC_BETA` (70 %) of what was being sent and the
+rate climbs back along the cubic curve ``C (t - K)**3 + peak`` (C = `CUBIC_C`), flat
+near the rate the server last refused, so the fleet spends its time just under
+the server's limit and probes above it rarely. A cut starts from what the fleet
+actually sent when that was less than the curve (a quiet caller's 429 does not
+leave a rate it never reached), and one closing cuts once (the 429s of requests
+already on their way do not cut again). A quota stated later replaces what was
+learned. The pace lasts `PACE_FOR` seconds after the last 429. Why on by default:
+a server that said "too many" and then gets every held request at the same
+instant answers most of them 429 again (a 40/s token bucket with a burst of 10
+admits about 10 per second to a fleet that waits and then bursts:
+benchmarks/bench_fleet.py); pass ``learn=False`` for a gate that only closes.
+
 **A fleet.** With ``backend=`` (`errorkit.redis.RedisBackend`) a scope closed or
 paced in one process is closed or paced in every process sharing the gate, within
 the backend's interval (50 ms by default); requests still read the gate in memory.
@@ -51,7 +69,7 @@ from urllib.parse import urlsplit
 
 from errorkit._clock import CLOCK
 from errorkit._info import Category, ErrorInfo
-from errorkit._shared import GateDelta, GateView, check_backend, check_name, not_pickled
+from errorkit._shared import Curve, GateDelta, GateView, check_backend, check_name, not_pickled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,6 +87,25 @@ PACE_FOR = 600.0
 #: many callers, so the server's bucket drifts full, not empty (at 100 % it would
 #: random-walk to empty and answer 429 again).
 PACE_SHARE = 0.95
+
+#: A learned pace's first rate (requests/s, for the fleet), and the seconds in which
+#: it doubles until the first 429 after it gives a rate to climb back to.
+START_RATE = 2.0
+DOUBLING = 0.5
+
+#: CUBIC's constants, as TCP (RFC 9438) and botocore's adaptive mode use them: the
+#: share of the rate kept at a cut, and the curve's scale (requests/s per s**3).
+CUBIC_BETA = 0.7
+CUBIC_C = 0.4
+
+#: The slowest a learned pace goes (requests/s, for the fleet), and the fastest it
+#: climbs to (beyond, it no longer holds anything back).
+MIN_RATE = 0.5
+MAX_RATE = 1e5
+
+#: A 429 arriving this soon after its scope reopened was sent before the cut: it
+#: does not cut again.
+_CUT_GUARD = 0.05
 
 #: The statuses whose wait closes the gate whatever header or field it came from.
 _WAIT_STATUSES = frozenset({429, 503})
@@ -90,15 +127,54 @@ def _host(netloc: str) -> str:
     return netloc.rpartition("@")[2].lower()
 
 
+def learned_rate(peak: float, age: float, members: int = 1) -> float:
+    """The fleet's requests/s a learned pace allows `age` s after its last cut.
+
+    ``peak`` 0.0: no rate known yet, slow start (`START_RATE` per process sharing
+    the gate, doubling every `DOUBLING` s). Else the cubic curve through
+    ``CUBIC_BETA * peak`` at the cut and ``peak`` at
+    ``K = cbrt(peak * (1 - CUBIC_BETA) / CUBIC_C)`` s after it.
+    """
+    age = max(0.0, age)
+    if peak <= 0.0:
+        doublings: float = 2.0 ** min(age / DOUBLING, 60.0)
+        return min(MAX_RATE, START_RATE * members * doublings)
+    k = math.pow(peak * (1.0 - CUBIC_BETA) / CUBIC_C, 1.0 / 3.0)
+    return min(MAX_RATE, max(MIN_RATE, CUBIC_C * (age - k) ** 3 + peak))
+
+
 class _Pace:
-    """A scope's stated quota, kept to: the next free slot, until when it applies."""
+    """A scope's pace: a stated quota, or a learned curve; the next free slot, the
+    end, and the rate this process has been taking slots at."""
 
-    __slots__ = ("next", "quota", "until")
+    __slots__ = ("counted", "cut", "next", "peak", "quota", "sent", "taken", "until")
 
-    def __init__(self, quota: Quota, until: float, now: float) -> None:
+    def __init__(self, quota: Quota | None, until: float, now: float) -> None:
         self.quota = quota
         self.until = until
         self.next = now
+        self.peak = 0.0  # the learned curve: its peak, and when it was cut
+        self.cut = now
+        self.taken = 0  # slots taken since `counted`
+        self.counted = now
+        self.sent = 0.0  # slots per second taken here, over the last whole second
+
+    def spacing(self, now: float, slot: float, members: int) -> float:
+        """Seconds from the slot taken now, at `slot`, to the next (this process's
+        share): a learned rate as it is at `slot`, so that a queue drains as it climbs."""
+        if now - self.counted >= 1.0:
+            self.sent = self.taken / (now - self.counted)
+            self.taken, self.counted = 0, now
+        self.taken += 1
+        if self.quota is not None:
+            return self.quota.interval * members / PACE_SHARE
+        return members / learned_rate(self.peak, slot - self.cut, members)
+
+    def refused(self, now: float, members: int) -> float:
+        """The fleet's rate a 429 arriving `now` refused: the curve's, or what the
+        fleet was sending if that was less (this process's slots times its members)."""
+        rate = learned_rate(self.peak, now - self.cut, members)
+        return min(rate, max(self.sent * members, MIN_RATE)) if self.sent > 0.0 else rate
 
 
 class RateLimitGate:
@@ -114,6 +190,8 @@ class RateLimitGate:
             and name, within the backend's interval; a stated quota is paced for
             the fleet, each process taking its share. No request waits for the
             backend; while it cannot be reached, the gate holds what this process saw.
+        learn: after a 429 that states no quota, pace the scope by a learned rate
+            (see the module docstring); False: only close it for the 429's wait.
 
     One gate may serve many policies, adapters, threads and tasks: its state sits
     behind one `threading.Lock`, never held across a wait.
@@ -123,9 +201,12 @@ class RateLimitGate:
         "__weakref__",
         "_backend",
         "_closed",
+        "_closings",
         "_fleet",
         "_fresh_until",
         "_key",
+        "_learn",
+        "_learned_out",
         "_lock",
         "_name",
         "_opens",
@@ -140,6 +221,7 @@ class RateLimitGate:
         key: Callable[[str, object, object], str] | None = None,
         name: str = "default",
         backend: StateBackend | None = None,
+        learn: bool = True,
     ) -> None:
         if key is not None and not callable(key):
             raise TypeError(f"key must be callable(method, url, headers) -> str, not {key!r}")
@@ -147,10 +229,13 @@ class RateLimitGate:
         self._name = check_name(name)
         self._backend = check_backend(backend)
         self._closed: dict[str, float] = {}  # scope -> CLOCK.monotonic() when it opens
+        self._closings = 0  # closings that held a scope longer, ever: see `closings`
         self._paces: dict[str, _Pace] = {}  # scope -> its stated quota, kept to
         self._opens = 0.0  # when the last closed or paced scope opens: before, look up
         self._outgoing: dict[str, float] = {}  # scope -> opens, closed here, not yet shared
         self._quotas_out: dict[str, Quota] = {}
+        self._learned_out: set[str] = set()  # scopes whose pace was cut here, not yet shared
+        self._learn = bool(learn)
         self._fleet = 1  # processes sharing the gate, by the backend's last view
         self._fresh_until = 0.0
         self._lock = threading.Lock()
@@ -192,8 +277,21 @@ class RateLimitGate:
         if pace is not None and pace.until > now:
             with self._lock:
                 start = max(start, pace.next)
-                pace.next = start + pace.quota.interval * self._members() / PACE_SHARE
+                pace.next = start + pace.spacing(now, start, self._members())
         return start - now
+
+    @property
+    def closings(self) -> int:
+        """How many times a scope was closed for longer, here or by the fleet: a
+        caller that slept for its slot compares it with what it read before, and
+        asks again (`closed`) only when it changed."""
+        return self._closings
+
+    def closed(self, method: str, url: object, headers: object) -> bool:
+        """Whether the request's scope is closed now (a slot taken before a closing
+        is not a reason to send inside it)."""
+        opens = self._closed.get(self.scope(method, url, headers))
+        return opens is not None and opens > CLOCK.monotonic()
 
     def observe(self, method: str, url: object, headers: object, info: ErrorInfo) -> float:
         """Close the request's scope for the wait `info` carries, if it is one; that wait.
@@ -203,13 +301,16 @@ class RateLimitGate:
         """
         seconds = closing_wait(info)
         quota = info.quota if info.status == 429 else None
-        if seconds is None and quota is None:
+        learn = self._learn and info.status == 429 and quota is None
+        if seconds is None and quota is None and not learn:
             return 0.0
         scope = self.scope(method, url, headers)
         if seconds is not None:
             self.close(scope, seconds)
         if quota is not None:
             self.pace(scope, quota)
+        elif learn:
+            self._cut(scope, seconds or 0.0)
         return 0.0 if seconds is None else seconds
 
     def close(self, scope: str, seconds: float) -> None:
@@ -221,6 +322,31 @@ class RateLimitGate:
         """Keep `scope`'s requests to `quota` for the next `PACE_FOR` seconds."""
         self._keep_to(scope, quota, CLOCK.monotonic() + PACE_FOR, share=True)
 
+    def _cut(self, scope: str, seconds: float) -> None:
+        """A 429 with no quota: start learning the scope's rate, or cut it, from
+        when the scope opens again (`seconds` from now)."""
+        now = CLOCK.monotonic()
+        with self._lock:
+            pace = self._paces.get(scope)
+            if pace is None:
+                if len(self._paces) >= MAX_SCOPES:
+                    del self._paces[next(iter(self._paces))]
+                pace = self._paces[scope] = _Pace(None, now, now)
+            elif pace.quota is not None and pace.until > now:
+                return  # a stated quota is kept to, not learned
+            elif now < pace.cut + _CUT_GUARD and pace.until > now:
+                return  # sent before the last cut: that closing already cut
+            else:
+                # The rate refused: the curve's, or what was sent if that was less.
+                live = pace.until > now
+                pace.peak = pace.refused(now, self._members()) if live else 0.0
+                pace.quota = None
+            pace.cut = now + seconds
+            pace.until = now + PACE_FOR
+            if self._backend is not None:
+                self._learned_out.add(scope)
+            self._opens = max(self._opens, pace.until)
+
     def open_all(self) -> None:
         """Open every scope at once, and stop pacing (a test starts from an open gate)."""
         with self._lock:
@@ -228,6 +354,7 @@ class RateLimitGate:
             self._paces = {}
             self._outgoing = {}
             self._quotas_out = {}
+            self._learned_out = set()
             self._opens = 0.0
 
     def _hold(self, scope: str, opens: float, *, share: bool = True) -> bool:
@@ -237,6 +364,7 @@ class RateLimitGate:
             if opens <= self._closed.get(scope, now):
                 return False
             self._closed[scope] = opens
+            self._closings += 1
             if share and self._backend is not None:
                 self._outgoing[scope] = opens
             self._opens = max(self._opens, opens)
@@ -257,6 +385,22 @@ class RateLimitGate:
             if share and self._backend is not None:
                 self._quotas_out[scope] = quota
             self._opens = max(self._opens, until)
+
+    def _follow(self, scope: str, curve: Curve, now: float) -> None:
+        """Take the fleet's learned pace for `scope` if it was cut after ours (lock held)."""
+        pace = self._paces.get(scope)
+        if pace is not None and pace.quota is not None and pace.until > now:
+            return
+        cut = now - curve.age
+        if pace is None:
+            if len(self._paces) >= MAX_SCOPES:
+                del self._paces[next(iter(self._paces))]
+            pace = self._paces[scope] = _Pace(None, now + PACE_FOR - curve.age, now)
+        elif cut <= pace.cut + 1e-3 and pace.until > now:
+            return
+        pace.peak, pace.cut, pace.quota = curve.peak, cut, None
+        pace.until = max(pace.until, cut + PACE_FOR)
+        self._opens = max(self._opens, pace.until)
 
     def _members(self) -> int:
         """Processes sharing the gate, by a fresh view of the backend; else 1."""
@@ -286,8 +430,13 @@ class RateLimitGate:
         now = CLOCK.monotonic()
         with self._lock:
             closed = {scope: opens - now for scope, opens in self._outgoing.items() if opens > now}
-            delta = GateDelta(closed, self._quotas_out)
-            self._outgoing, self._quotas_out = {}, {}
+            learned = {
+                scope: Curve(pace.peak, now - pace.cut)
+                for scope in self._learned_out
+                if (pace := self._paces.get(scope)) is not None and pace.quota is None
+            }
+            delta = GateDelta(closed, self._quotas_out, learned)
+            self._outgoing, self._quotas_out, self._learned_out = {}, {}, set()
             return delta
 
     def unsent(self, delta: GateDelta) -> None:
@@ -297,6 +446,7 @@ class RateLimitGate:
                 self._outgoing.setdefault(scope, self._closed.get(scope, 0.0))
             for scope, quota in delta.quotas.items():
                 self._quotas_out.setdefault(scope, quota)
+            self._learned_out.update(delta.learned)
 
     def incoming(self, view: GateView | None, *, stale_after: float) -> None:
         if view is None:
@@ -305,7 +455,11 @@ class RateLimitGate:
             # (restarted empty) and processes that start meanwhile.
             with self._lock:
                 self._outgoing.update(self._closed)
-                self._quotas_out.update({scope: p.quota for scope, p in self._paces.items()})
+                for scope, pace in self._paces.items():
+                    if pace.quota is not None:
+                        self._quotas_out[scope] = pace.quota
+                    else:
+                        self._learned_out.add(scope)
             return
         now = CLOCK.monotonic()
         for scope, seconds in view.closed.items():
@@ -313,6 +467,8 @@ class RateLimitGate:
         for scope, quota in view.quotas.items():
             self._keep_to(scope, quota, now + 2 * stale_after, share=False)
         with self._lock:
+            for scope, curve in view.learned.items():
+                self._follow(scope, curve, now)
             self._fleet = max(1, view.members)
             self._fresh_until = time.monotonic() + stale_after
 

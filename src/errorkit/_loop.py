@@ -176,12 +176,12 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
     record_request(policy)
     started = CLOCK.monotonic()
     first = _first(policy, call)
+    if first.wait:
+        first = first._replace(answer=_sleep(policy, call, first.wait))
     if first.answer is not None:
         return first.answer
-    timeout = policy.deadline
-    if first.wait:  # the wait at the gate counts against the deadline
-        CLOCK.sleep(first.wait)
-        timeout = policy.remaining(CLOCK.monotonic() - started)
+    # The wait at the gate counts against the deadline.
+    timeout = policy.remaining(CLOCK.monotonic() - started) if first.wait else policy.deadline
     scope = first.scope
     result = call.attempt(1, timeout)
     if scope is not None:
@@ -196,9 +196,9 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
             return call.finish(
                 Final(result, logical.attempts, decision, CLOCK.monotonic() - started)
             )
-        if isinstance(result, ErrorResponse):
-            call.discard(result.response)
-        CLOCK.sleep(_wait(policy, decision, logical.started))
+        answered = _pause(policy, call, result, decision, logical.started)
+        if answered is not None:
+            return answered
         hop += 1
         logical.attempts += 1
         result = call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
@@ -213,12 +213,13 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     record_request(policy)
     started = CLOCK.monotonic()
     first = _first(policy, call)
+    if first.wait:
+        held = await _asleep(policy, call, first.wait)
+        first = first._replace(answer=held)
     if first.answer is not None:
         return first.answer
-    timeout = policy.deadline
-    if first.wait:  # the wait at the gate counts against the deadline
-        await CLOCK.asleep(first.wait)
-        timeout = policy.remaining(CLOCK.monotonic() - started)
+    # The wait at the gate counts against the deadline.
+    timeout = policy.remaining(CLOCK.monotonic() - started) if first.wait else policy.deadline
     scope = first.scope
     result = await call.attempt(1, timeout)
     if scope is not None:
@@ -233,9 +234,9 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
             return await call.finish(
                 Final(result, logical.attempts, decision, CLOCK.monotonic() - started)
             )
-        if isinstance(result, ErrorResponse):
-            await call.discard(result.response)
-        await CLOCK.asleep(_wait(policy, decision, logical.started))
+        answered = await _apause(policy, call, result, decision, logical.started)
+        if answered is not None:
+            return answered
         hop += 1
         logical.attempts += 1
         result = await call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
@@ -243,6 +244,82 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
             _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
             return result
+
+
+def _pause(
+    policy: RetryPolicy,
+    call: Call[R],
+    result: R | ErrorResponse[R] | Failed,
+    decision: Decision,
+    started: float,
+) -> R | None:
+    """Release the failed attempt's response, then wait for the retry (what is left
+    of the decided delay after the release)."""
+    if isinstance(result, ErrorResponse):
+        call.discard(result.response)
+    return _sleep(policy, call, _wait(policy, decision, started))
+
+
+async def _apause(
+    policy: RetryPolicy,
+    call: AsyncCall[R],
+    result: R | ErrorResponse[R] | Failed,
+    decision: Decision,
+    started: float,
+) -> R | None:
+    """`_pause` on an event loop."""
+    if isinstance(result, ErrorResponse):
+        await call.discard(result.response)
+    return await _asleep(policy, call, _wait(policy, decision, started))
+
+
+#: Times a request asks the gate again after a wait during which its scope closed
+#: (each one a new closing: a server answering 429 all along); then it goes.
+REWAITS = 8
+
+
+def _sleep(policy: RetryPolicy, call: Hop[R], seconds: float) -> R | None:
+    """Sleep `seconds`, then for as long as a closing that came meanwhile holds the
+    request's scope (another caller's 429, here or in the fleet): a request that
+    took its slot before a closing is not sent inside it. The local answer that
+    replaces sending, if the gate gives one (or raise its refusal)."""
+    for _ in range(REWAITS):
+        mark = _closings(policy)
+        CLOCK.sleep(seconds)
+        again = _held_again(policy, call, mark)
+        if again.answer is not None or not again.wait:
+            return again.answer
+        seconds = again.wait
+    CLOCK.sleep(seconds)
+    return None
+
+
+async def _asleep(policy: RetryPolicy, call: Hop[R], seconds: float) -> R | None:
+    """`_sleep` on an event loop."""
+    for _ in range(REWAITS):
+        mark = _closings(policy)
+        await CLOCK.asleep(seconds)
+        again = _held_again(policy, call, mark)
+        if again.answer is not None or not again.wait:
+            return again.answer
+        seconds = again.wait
+    await CLOCK.asleep(seconds)
+    return None
+
+
+def _closings(policy: RetryPolicy) -> int:
+    return -1 if policy.gate is None else policy.gate.closings
+
+
+def _held_again(policy: RetryPolicy, call: Hop[R], mark: int) -> First[R]:
+    """After a wait: the gate's wait (or answer) again if the request's scope closed
+    since `mark` was read; else nothing, and the request goes."""
+    gate = policy.gate
+    if gate is None or gate.closings == mark:
+        return _OPEN
+    if not gate.closed(call.method, call.url, call.headers):
+        return _OPEN
+    return _held(policy, gate, call)
 
 
 class First(NamedTuple, Generic[R]):
@@ -292,7 +369,7 @@ def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> First[R]:
     answer = None if header is None else call.answer_locally(info, header)
     if answer is None:
         raise call.refuse(info)
-    return First(seconds, answer)
+    return First(0.0, answer)  # in place of sending: nothing to wait for
 
 
 def _admit(throttle: AdaptiveThrottle, call: Hop[R]) -> str:

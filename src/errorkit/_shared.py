@@ -28,7 +28,8 @@ budget      `BudgetDelta`: requests, retries granted   `BudgetView`: the window'
                                                        retries, processes sharing it
 throttle    scope -> (requests, accepts)               scope -> the window's (requests, accepts)
 gate        `GateDelta`: scopes closed (seconds        `GateView`: closed scopes (seconds left),
-            from now), quotas learned                  quotas, processes sharing it
+            from now), quotas read, paces cut          quotas, the latest cut of each learned
+                                                       pace, processes sharing it
 =========== ========================================== ==========================================
 
 Times cross the interface as durations, never as clock readings: each side turns
@@ -66,19 +67,33 @@ class BudgetView(NamedTuple):
     members: int
 
 
+class Curve(NamedTuple):
+    """A scope's learned pace: the fleet's rate at its last cut, and seconds since.
+
+    ``peak`` 0.0 means no rate is known yet (the pace starts slowly and doubles);
+    ``age`` is negative while the cut lies ahead (the scope is still closed).
+    """
+
+    peak: float
+    age: float
+
+
 class GateDelta(NamedTuple):
-    """Scopes this process closed (seconds from now) and quotas it learned, per scope."""
+    """Scopes this process closed (seconds from now), quotas it read, paces it cut."""
 
     closed: dict[str, float]
     quotas: dict[str, Quota]
+    learned: dict[str, Curve] = {}  # noqa: RUF012 - read only, never mutated
 
 
 class GateView(NamedTuple):
-    """The fleet's closed scopes (seconds left), stated quotas, and its processes."""
+    """The fleet's closed scopes (seconds left), stated quotas, learned paces, and
+    its processes."""
 
     closed: dict[str, float]
     quotas: dict[str, Quota]
     members: int
+    learned: dict[str, Curve] = {}  # noqa: RUF012 - read only, never mutated
 
 
 class Shared(Protocol[Out, View_contra]):

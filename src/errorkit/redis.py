@@ -19,10 +19,12 @@ retry budget, not one per process.
 
 **No request waits for Redis**, in a thread or on an event loop. One background
 thread per backend exchanges each object's changes for the fleet's view, every
-`interval` (50 ms) and at once when a gate closes; requests read the view in
-memory. So the view is at most ``interval`` plus one round trip old (a gate closed
-by another process holds this one within about 50 ms), and a view older than
-`stale_after` (1 s) is not used.
+`interval` (50 ms) and at once when a gate closes, here or anywhere in the fleet
+(the gate's script publishes the closing; a second thread per backend listens):
+requests read the view in memory. So the view is at most ``interval`` plus one
+round trip old, and a gate closed by another process holds this one within a few
+round trips (about 1 ms on one host); a view older than `stale_after` (1 s) is not
+used.
 
 **Each exchange is one atomic server-side script** (``EVALSHA``), timed by Redis'
 own clock (``TIME``): hosts whose clocks disagree agree on every wait, since only
@@ -55,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from errorkit._gate import PACE_FOR
 from errorkit._info import Quota
-from errorkit._shared import BudgetDelta, BudgetView, GateDelta, GateView, Shared
+from errorkit._shared import BudgetDelta, BudgetView, Curve, GateDelta, GateView, Shared
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -174,21 +176,33 @@ return out
 )
 
 # KEYS: closed hash (scope -> opens, ms), quotas hash (scope -> "limit:window_ms:until"),
-# members zset. ARGV: member id, member ttl (ms), quota ttl (ms), number of closings,
-# then (scope, ms) pairs, then (scope, limit, window ms) triples.
-# Returns: {closed scope, ms left, ...}, {scope, limit, window ms, ...}, members.
+# members zset, learned hash (scope -> "peak in mreq/s:cut, ms"). ARGV: member id,
+# member ttl (ms), pace ttl (ms), wake channel, number of closings, of quotas, then
+# (scope, ms) pairs, (scope, limit, window ms) triples, (scope, mreq/s, age ms) triples.
+# A closing that holds a scope longer is published on the wake channel.
+# Returns: {closed scope, ms left, ...}, {scope, limit, window ms, ...}, members,
+# {scope, mreq/s, age ms, ...}.
 _GATE = (
     _PREAMBLE
     + """
-local n = tonumber(ARGV[4])
-for i = 5, 4 + 2 * n, 2 do
+local n, q = tonumber(ARGV[5]), tonumber(ARGV[6])
+local first_quota, first_curve = 7 + 2 * n, 7 + 2 * n + 3 * q
+local longer = false
+for i = 7, first_quota - 1, 2 do
   local opens = now + tonumber(ARGV[i + 1])
   local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
-  if opens > held then redis.call('HSET', KEYS[1], ARGV[i], opens) end
+  if opens > held then redis.call('HSET', KEYS[1], ARGV[i], opens); longer = true end
 end
+if longer then redis.call('PUBLISH', ARGV[4], 'closed') end
 local until_ = now + tonumber(ARGV[3])
-for i = 5 + 2 * n, #ARGV, 3 do
+for i = first_quota, first_curve - 1, 3 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1] .. ':' .. ARGV[i + 2] .. ':' .. until_)
+end
+for i = first_curve, #ARGV, 3 do
+  local cut = now - tonumber(ARGV[i + 2])
+  local held = redis.call('HGET', KEYS[4], ARGV[i])
+  local was = held and tonumber(string.match(held, ':(-?%d+)$')) or nil
+  if not was or cut > was then redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1] .. ':' .. cut) end
 end
 local closed, last = {}, 0
 local all = redis.call('HGETALL', KEYS[1])
@@ -214,7 +228,20 @@ for i = 1, #all, 2 do
   end
 end
 if longest > 0 then redis.call('PEXPIRE', KEYS[2], longest + 1000) end
-return {closed, quotas, member(KEYS[3], ARGV[1], tonumber(ARGV[2]))}
+local curves, newest = {}, nil
+all = redis.call('HGETALL', KEYS[4])
+for i = 1, #all, 2 do
+  local peak, cut = string.match(all[i + 1], '^(%d+):(-?%d+)$')
+  if peak and tonumber(cut) + tonumber(ARGV[3]) > now then
+    curves[#curves + 1] = all[i]; curves[#curves + 1] = peak
+    curves[#curves + 1] = now - tonumber(cut)
+    if not newest or tonumber(cut) > newest then newest = tonumber(cut) end
+  else
+    redis.call('HDEL', KEYS[4], all[i])
+  end
+end
+if newest then redis.call('PEXPIRE', KEYS[4], newest + tonumber(ARGV[3]) - now + 1000) end
+return {closed, quotas, member(KEYS[3], ARGV[1], tonumber(ARGV[2])), curves}
 """
 )
 
@@ -274,6 +301,8 @@ class RedisBackend:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self._channel = f"{prefix}wake"
         self._down: str | None = None  # why the last exchange failed, while it fails
         self.exchanges = 0
         """Exchanges that reached Redis, since creation (one per object per interval)."""
@@ -319,7 +348,7 @@ class RedisBackend:
         with self._lock:
             self._shared.add(shared)
         self._exchange(shared)
-        self._ensure_thread()
+        self._ensure_thread(listen=shared.kind == "gate")
 
     def wake(self) -> None:
         """Exchange now rather than at the next interval (a gate just closed)."""
@@ -347,16 +376,25 @@ class RedisBackend:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _ensure_thread(self) -> None:
+    def _ensure_thread(self, *, listen: bool = False) -> None:
         with self._lock:
-            if self._thread is None and not self._stop.is_set():
+            if self._stop.is_set():
+                return
+            if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="errorkit-redis", daemon=True
                 )
                 self._thread.start()
+            gates = listen or any(shared.kind == "gate" for shared in self._shared)
+            if gates and self._listener is None:
+                self._listener = threading.Thread(
+                    target=self._listen, name="errorkit-redis-wake", daemon=True
+                )
+                self._listener.start()
 
     def _after_fork(self) -> None:
         self._thread = None
+        self._listener = None
         self._member = uuid.uuid4().hex
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -369,6 +407,25 @@ class RedisBackend:
             if self._stop.is_set():
                 return
             self.sync()
+
+    def _listen(self) -> None:
+        """Wake the exchange thread as soon as any process's gate closes a scope for
+        longer (the gate script publishes on the wake channel): the fleet's other
+        processes hold within a round trip or two, not an `interval`."""
+        while not self._stop.is_set():
+            pubsub = None
+            try:
+                pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
+                pubsub.subscribe(self._channel)
+                while not self._stop.is_set():
+                    if pubsub.get_message(timeout=1.0) is not None:
+                        self._wake.set()
+            except (redis.RedisError, OSError, ValueError):
+                # Redis down: the exchanges report it; listen again a while later.
+                self._stop.wait(self._stale_after)
+            finally:
+                if pubsub is not None:
+                    pubsub.close()
 
     def _exchange(self, shared: Shared[Any, Any]) -> None:
         delta = shared.outgoing()
@@ -426,13 +483,16 @@ class RedisBackend:
 
     def _send_gate(self, shared: Any, delta: GateDelta) -> GateView:
         ttl, pace_ms = self._member_ttl(), round(PACE_FOR * 1000)
-        args: list[str | int | float] = [self._member, ttl, pace_ms, len(delta.closed)]
+        args: list[str | int | float] = [self._member, ttl, pace_ms, self._channel]
+        args += [len(delta.closed), len(delta.quotas)]
         for scope, seconds in delta.closed.items():
             args += [scope, max(1, round(seconds * 1000))]
         for scope, quota in delta.quotas.items():
             args += [scope, quota.limit, max(1, round(quota.window * 1000))]
-        closed, quotas, members = self._scripts["gate"](
-            keys=[self._key(shared, name) for name in ("closed", "quotas", "members")],
+        for scope, curve in delta.learned.items():
+            args += [scope, round(curve.peak * 1000), round(curve.age * 1000)]
+        closed, quotas, members, curves = self._scripts["gate"](
+            keys=[self._key(shared, name) for name in ("closed", "quotas", "members", "learned")],
             args=args,
         )
         return GateView(
@@ -444,6 +504,10 @@ class RedisBackend:
                 for i in range(0, len(quotas) - 2, 3)
             },
             members=int(members),
+            learned={
+                _text(curves[i]): Curve(int(curves[i + 1]) / 1000, int(curves[i + 2]) / 1000)
+                for i in range(0, len(curves) - 2, 3)
+            },
         )
 
     def _member_ttl(self) -> int:
@@ -482,7 +546,8 @@ def _own_client(client: Any, timeout: float) -> redis.Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=None,
-        max_connections=2,
+        # The exchange thread, the wake listener's subscription, and a caller's sync().
+        max_connections=3,
         **kwargs,
     )
     return redis.Redis(connection_pool=new_pool)

@@ -82,7 +82,7 @@ from errorkit._clock import CLOCK
 from errorkit._exceptions import RateLimitError
 from errorkit._formats import MAX_BODY
 from errorkit._gate import refusal
-from errorkit._loop import Failed, RequestFacts, record_request, step
+from errorkit._loop import REWAITS, Failed, RequestFacts, record_request, step
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryPolicy, TransportFailure
 from errorkit._redact import scrub_exception
@@ -836,14 +836,20 @@ def _wait_at_gate(
     gate = policy.gate
     if gate is None or not gate.holding():
         return
-    seconds = gate.wait(method, _full_url(pool, url), headers)
-    if not seconds:
-        return
-    if seconds > policy.max_retry_after or (
-        policy.deadline is not None and seconds >= policy.deadline
-    ):
-        raise build(RateLimitError, MaxRetryError, refusal(seconds), foreign_args=(pool, url, None))
-    CLOCK.sleep(seconds)
+    full = _full_url(pool, url)
+    for _ in range(REWAITS):  # again while a closing that came meanwhile holds it
+        seconds = gate.wait(method, full, headers)
+        if not seconds:
+            return
+        if seconds > policy.max_retry_after or (
+            policy.deadline is not None and seconds >= policy.deadline
+        ):
+            info = refusal(seconds)
+            raise build(RateLimitError, MaxRetryError, info, foreign_args=(pool, url, None))
+        mark = gate.closings
+        CLOCK.sleep(seconds)
+        if gate.closings == mark or not gate.closed(method, full, headers):
+            return
 
 
 def _full_url(pool: object, url: str | None) -> str:

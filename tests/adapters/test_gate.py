@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
 import errorkit
 from errorkit import RateLimitGate, RetryPolicy
+from errorkit._clock import CLOCK
+from errorkit._gate import by_endpoint
 from errorkit.testing import FaultServer, InstantWaits, respond
 
 if TYPE_CHECKING:
@@ -103,17 +106,66 @@ def test_by_origin_holds_the_whole_api(
     assert instant_waits.delays == [pytest.approx(30.0, abs=0.5)]
 
 
-def test_a_retried_429_leaves_the_gate_open_once_its_wait_is_over(
-    fault_server: FaultServer, make_client: MakeClient, instant_waits: InstantWaits
+class SlotGate(RateLimitGate):
+    """A gate that records the (virtual) time each request it held was given."""
+
+    def __init__(self, *, learn: bool) -> None:
+        super().__init__(learn=learn)
+        self.slots: list[float] = []
+
+    def wait(self, method: str, url: object, headers: object) -> float:
+        seconds = super().wait(method, url, headers)
+        self.slots.append(CLOCK.monotonic() + seconds)
+        return seconds
+
+
+@pytest.mark.parametrize(("learn", "apart"), [(False, None), (True, 0.5)])
+def test_a_retried_429_reopens_the_gate_once_its_wait_is_over(
+    fault_server: FaultServer,
+    make_client: MakeClient,
+    instant_waits: InstantWaits,
+    learn: bool,
+    apart: float | None,
 ) -> None:
-    """The retry waits the 2 s; the next request then goes out at once."""
+    """The retry waits the 2 s. With a gate that only closes, the next request then
+    goes out at once; a learning one (the default) paces the reopened scope from 2/s,
+    so the next request goes half a second after the retry."""
     fault_server.script("/g", [respond(429, {"Retry-After": "2"}), respond(200), respond(200)])
-    client = make_client(policy=gated())
+    gate = SlotGate(learn=learn)
+    client = make_client(policy=dataclasses.replace(FAST, gate=gate))
     assert client.request("GET", fault_server.url("/g")).status == 200
     assert client.request("GET", fault_server.url("/g")).status == 200
-    assert len(instant_waits.delays) == 1
     assert 2.0 <= instant_waits.delays[0] <= 2.2
+    if learn:
+        retry, second = gate.slots
+        assert second - retry == pytest.approx(apart, abs=0.01)
+    else:
+        assert len(gate.slots) == len(instant_waits.delays) == 1  # the gate was open
     assert fault_server.hits("/g") == 3
+
+
+def test_a_request_asleep_in_its_slot_waits_for_a_closing_that_came_meanwhile(
+    stack: str, fault_server: FaultServer, make_client: MakeClient
+) -> None:
+    """Paced at 5/s, the second request sleeps 0.2 s for its slot; meanwhile another
+    caller's 429 closes the scope for 1 s: it goes when the scope opens, not in its slot."""
+    if stack in {"httpx-async", "httpx2-async", "aiohttp"}:
+        pytest.skip("one event loop per call in the harness: tasks are tested in test_gate_async")
+    fault_server.script("/s", [respond(200)])
+    url = fault_server.url("/s")
+    gate = RateLimitGate(learn=False)
+    gate.pace(by_endpoint("GET", url, None), errorkit.Quota(5, 1.0))
+    client = make_client(policy=dataclasses.replace(FAST, gate=gate))
+    assert client.request("GET", url).status == 200  # the first slot
+    statuses: list[int | None] = []
+    thread = threading.Thread(target=lambda: statuses.append(client.request("GET", url).status))
+    thread.start()
+    time.sleep(0.05)
+    gate.close(by_endpoint("GET", url, None), 1.0)
+    thread.join(timeout=10)
+    assert statuses == [200]
+    first, second = fault_server.requests("/s")
+    assert second.t - first.t >= 1.0  # its slot was at 0.21 s; the closing ended at 1.05
 
 
 def test_concurrent_callers_wait_for_the_gate_in_real_time(

@@ -69,6 +69,41 @@ def test_a_closed_scope_reaches_another_host_within_the_interval(
         assert seen_after < 0.3  # the default interval is 50 ms: well within
 
 
+def test_a_closing_elsewhere_wakes_the_fleet_before_its_interval(
+    redis_server: RedisServer,
+) -> None:
+    """Exchanges every 5 s, but a closing is published: the other host holds within
+    a few round trips of it, not at its next exchange."""
+    slow = {"interval": 5.0, "stale_after": 10.0}
+    with backend_at(redis_server.url, **slow) as one, backend_at(redis_server.url, **slow) as other:
+        here, there = RateLimitGate(backend=one), RateLimitGate(backend=other)
+        time.sleep(0.3)  # both listeners subscribed (their threads start on attach)
+        closed_at = time.monotonic()
+        here.close(SCOPE, 5.0)
+        deadline = closed_at + 2.0
+        while there.wait("GET", SCOPE, {}) == 0.0 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert time.monotonic() - closed_at < 0.2
+        assert 4.5 < there.wait("GET", SCOPE, {}) <= 5.0
+
+
+def test_a_learned_pace_reaches_another_host(redis_server: RedisServer) -> None:
+    """A bare 429 here (Retry-After: 1): the other host releases the scope paced too,
+    at its share of the fleet's slow start (2/s per process, two processes)."""
+    with backend_at(redis_server.url) as one, backend_at(redis_server.url) as other:
+        here, there = RateLimitGate(backend=one), RateLimitGate(backend=other)
+        settle(one, other)
+        bare = errorkit.parse(429, {"Retry-After": "1"}, b"")
+        assert bare is not None
+        here.observe("GET", SCOPE, {}, bare)
+        settle(one, other)
+        first, second = there.wait("GET", SCOPE, {}), there.wait("GET", SCOPE, {})
+        assert 0.8 < first <= 1.0
+        # The fleet starts at 2/s per member: each process's own slots are 1/2 s apart.
+        assert second - first == pytest.approx(0.5, abs=0.02)
+        assert there._paces[SCOPE].peak == 0.0
+
+
 def test_gates_of_other_names_or_prefixes_never_mix(redis_server: RedisServer) -> None:
     with (
         backend_at(redis_server.url) as one,
