@@ -50,7 +50,11 @@ class RetryBudget:
 
     Over the trailing `window` seconds (to a tenth of the window), at each grant::
 
-        retries <= ratio * requests + min_per_second * window
+        retries <= ratio * (requests - failures) + min_per_second * window
+
+    where `failures` are the requests whose first attempt failed in a way the budget
+    pays retries for (`record_failure`): a request earns retries only when the
+    server answered it, so an outage funds none of its own.
 
     Only ``try_spend()`` spends, and callers call it only after the policy has
     decided to retry a retryable failure: successes and final errors never touch the
@@ -66,12 +70,12 @@ class RetryBudget:
 
     - ``ratio=0.25``: sized from what a retry policy needs, not copied. A
       3-attempt policy facing an independent failure rate p wants p + p**2
-      retries per request: 0.24 at p = 20 %. A quarter therefore rides out a
-      one-in-five failure rate with every retry granted (a 10 % ratio, the SRE
-      book's and MEHR's, would refuse about half of them and turn a 99 % success
-      rate into about 88 %), while a full outage is held to 1.25x load instead of
-      the 3x of an unbudgeted policy. Finagle and Envoy use 20 %; three layers at
-      25 % amplify by 1.95x, against 64x for three unbudgeted 4-attempt layers.
+      retries per request, (p + p**2) / (1 - p) per request that did not fail:
+      0.25 at p = 17 %. A quarter therefore rides out a one-in-six failure rate
+      with every retry granted (a 10 % ratio, the SRE book's and MEHR's, would
+      refuse most of them and turn a 99 % success rate into about 88 %). Finagle
+      and Envoy use 20 % of all requests; three layers at 25 % amplify by 1.95x at
+      most, against 64x for three unbudgeted 4-attempt layers.
     - ``min_per_second=1.0``: the SRE book's 60 retries per minute per process. The
       floor lets an idle or low-traffic client retry its rare failures (a ratio alone
       would grant 0.25 * 3 = 0 retries to three requests). Finagle's 10/s floor suits a
@@ -79,14 +83,14 @@ class RetryBudget:
     - ``window=10.0``: Finagle's ttl and MEHR's window; long enough to see a burst
       and its retries, short enough to grant retries again soon after recovery.
 
-    In a full outage where every attempt fails, N requests per window and retries
-    wanting ``max_attempts - 1`` each, the server sees at most
-    ``min(max_attempts, 1 + ratio + min_per_second * window / N)`` attempts per
-    request: <= 1.3 from 20 requests/s (N = 200) upward, and below that at most one
-    extra attempt per second per process. Recovery is never held back: the budget
-    counts traffic, not failures (unlike gRPC's token bucket, which needs successes
-    to refill), so a client gets its full retries again one window after its
-    retries stop being refused.
+    In a full outage, every first attempt fails and earns nothing: the retries are
+    what the healthy traffic of the last window earned (spent in the outage's first
+    seconds) plus the floor, so from one window into it the server sees at most
+    ``1 + min_per_second * window / N`` attempts per request, N requests per window
+    (1.05 at 20 requests/s per process). Recovery is not held back: first attempts
+    are always sent, and each answered one earns retries again at once (gRPC's and
+    AWS's retry tokens work so too; errorkit adds the floor, so a client whose every
+    request failed for a window still retries one per second).
 
     Args:
         ratio: retries allowed per recorded request, in [0, `MAX_RATE`]. 0: only
@@ -190,6 +194,19 @@ class RetryBudget:
             with self._lock:
                 self._count_notes()
 
+    def record_failure(self) -> None:
+        """Take back the credit of a logical request whose first attempt failed in a
+        way the budget pays retries for (an outage's 503, a reset connection): such
+        requests earn no retries, so an outage funds none of its own, only the floor
+        and what the healthy traffic before it earned. Call it once per request, at
+        most, before `try_spend`."""
+        with self._lock:
+            self._count_notes()
+            slot = self._advance()
+            self._requests_ring[slot] -= 1
+            self._window_requests -= 1
+            self._unsynced_requests -= 1
+
     def try_spend(self) -> bool:
         """Take one retry from the budget: True if granted, False (counted) if refused.
 
@@ -267,7 +284,9 @@ class RetryBudget:
         return (RetryBudget, (self._ratio, self._min_per_second, self._window))
 
     def _allowance(self) -> float:
-        return self._ratio * self._window_requests + self._floor + _EPSILON
+        # A failure is taken back in its own bucket, not its request's: for a bucket's
+        # width, the window may hold more failures than requests.
+        return self._ratio * max(0, self._window_requests) + self._floor + _EPSILON
 
     def _grants(self) -> bool:
         """Whether one more retry fits (lock held, notes counted, ring advanced).
@@ -280,10 +299,10 @@ class RetryBudget:
         fleet = self._fleet
         if fleet is None or time.monotonic() >= self._fresh_until:
             return self._window_retries + 1 <= self._allowance()
-        left = self._ratio * fleet.requests + self._floor - fleet.retries
+        left = self._ratio * max(0, fleet.requests) + self._floor - fleet.retries
         requests = self._unsynced_requests + self._in_flight.requests
         retries = self._unsynced_retries + self._in_flight.retries
-        share = left / max(1, fleet.members) + self._ratio * requests
+        share = left / max(1, fleet.members) + self._ratio * max(0, requests)
         return retries + 1 <= share + _EPSILON
 
     # The `errorkit._shared.Shared` side, for a backend.

@@ -39,8 +39,8 @@ on each 429 cuts the rate to `CUBIC_BETA` (70 %) of what was being sent and the
 rate climbs back along the cubic curve ``C (t - K)**3 + peak`` (C = `CUBIC_C`), flat
 near the rate the server last refused, so the fleet spends its time just under
 the server's limit and probes above it rarely. A cut starts from what the fleet
-actually sent when that was less than the curve (a quiet caller's 429 does not
-leave a rate it never reached), and one closing cuts once (the 429s of requests
+sent over the last second, not from the curve (which overshoots in slow start, and
+for a quiet caller names a rate it never reached), and one closing cuts once (the 429s of requests
 already on their way do not cut again). A quota stated later replaces what was
 learned. The pace lasts `PACE_FOR` seconds after the last 429. Why on by default:
 a server that said "too many" and then gets every held request at the same
@@ -64,6 +64,7 @@ import math
 import threading
 import time
 import weakref
+from collections import deque
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -102,6 +103,10 @@ CUBIC_C = 0.4
 #: climbs to (beyond, it no longer holds anything back).
 MIN_RATE = 0.5
 MAX_RATE = 1e5
+
+#: Slots a pace remembers, to tell the rate sent over the last second (more than
+#: any process sends to one scope in a second it is paced).
+_RECENT = 4096
 
 #: A 429 arriving this soon after its scope reopened was sent before the cut: it
 #: does not cut again.
@@ -145,9 +150,9 @@ def learned_rate(peak: float, age: float, members: int = 1) -> float:
 
 class _Pace:
     """A scope's pace: a stated quota, or a learned curve; the next free slot, the
-    end, and the rate this process has been taking slots at."""
+    end, and the slots this process took in the last second (the rate it sent at)."""
 
-    __slots__ = ("counted", "cut", "next", "peak", "quota", "sent", "taken", "until")
+    __slots__ = ("cut", "next", "peak", "quota", "recent", "until")
 
     def __init__(self, quota: Quota | None, until: float, now: float) -> None:
         self.quota = quota
@@ -155,26 +160,25 @@ class _Pace:
         self.next = now
         self.peak = 0.0  # the learned curve: its peak, and when it was cut
         self.cut = now
-        self.taken = 0  # slots taken since `counted`
-        self.counted = now
-        self.sent = 0.0  # slots per second taken here, over the last whole second
+        self.recent: deque[float] = deque(maxlen=_RECENT)  # slots taken, oldest first
 
-    def spacing(self, now: float, slot: float, members: int) -> float:
-        """Seconds from the slot taken now, at `slot`, to the next (this process's
-        share): a learned rate as it is at `slot`, so that a queue drains as it climbs."""
-        if now - self.counted >= 1.0:
-            self.sent = self.taken / (now - self.counted)
-            self.taken, self.counted = 0, now
-        self.taken += 1
+    def spacing(self, slot: float, members: int) -> float:
+        """Seconds from the slot taken, `slot`, to the next (this process's share): a
+        learned rate as it is at `slot`, so that a queue drains as the rate climbs."""
+        self.recent.append(slot)
         if self.quota is not None:
             return self.quota.interval * members / PACE_SHARE
         return members / learned_rate(self.peak, slot - self.cut, members)
 
     def refused(self, now: float, members: int) -> float:
-        """The fleet's rate a 429 arriving `now` refused: the curve's, or what the
-        fleet was sending if that was less (this process's slots times its members)."""
-        rate = learned_rate(self.peak, now - self.cut, members)
-        return min(rate, max(self.sent * members, MIN_RATE)) if self.sent > 0.0 else rate
+        """The fleet's rate a 429 arriving `now` refused: what the fleet sent over the
+        last second (this process's slots times its members), at most the curve's."""
+        curve = learned_rate(self.peak, now - self.cut, members)
+        sent = [slot for slot in self.recent if now - 1.0 < slot <= now]
+        if len(sent) < 2:
+            return min(curve, len(sent) * members)
+        spread = max(sent) - min(sent)  # n slots span n - 1 gaps
+        return curve if spread <= 0.0 else min(curve, (len(sent) - 1) / spread * members)
 
 
 class RateLimitGate:
@@ -260,38 +264,38 @@ class RateLimitGate:
         """Whether any scope may be closed or paced now: False costs one clock reading."""
         return CLOCK.monotonic() < self._opens
 
-    def wait(self, method: str, url: object, headers: object) -> float:
-        """Seconds until the request may go: 0.0 while its scope is open and unpaced.
+    def wait(self, method: str, url: object, headers: object, *, after: float = 0.0) -> float:
+        """Seconds until the request may go, at least `after`: `after` while its scope
+        is open and unpaced.
 
-        A paced scope (one whose server stated its quota on a 429) gives each
-        request the next free slot, ``window / limit`` apart (times the processes
-        sharing the gate): calling `wait` takes that slot.
+        A paced scope (one whose server stated its quota, or whose rate the gate
+        learned, see the module docstring) gives each request the next free slot
+        from `after` s on: calling `wait` takes that slot.
         """
         now = CLOCK.monotonic()
         if now >= self._opens:
-            return 0.0
+            return after
         scope = self.scope(method, url, headers)
         opens = self._closed.get(scope)
-        start = now if opens is None or opens <= now else opens
+        start = now + after if opens is None or opens <= now + after else opens
         pace = self._paces.get(scope)
         if pace is not None and pace.until > now:
             with self._lock:
                 start = max(start, pace.next)
-                pace.next = start + pace.spacing(now, start, self._members())
+                pace.next = start + pace.spacing(start, self._members())
         return start - now
 
     @property
     def closings(self) -> int:
         """How many times a scope was closed for longer, here or by the fleet: a
         caller that slept for its slot compares it with what it read before, and
-        asks again (`closed`) only when it changed."""
+        asks again (`closed_for`) only when it changed."""
         return self._closings
 
-    def closed(self, method: str, url: object, headers: object) -> bool:
-        """Whether the request's scope is closed now (a slot taken before a closing
-        is not a reason to send inside it)."""
+    def closed_for(self, method: str, url: object, headers: object) -> float:
+        """Seconds the request's scope stays closed (0.0 when open); takes no slot."""
         opens = self._closed.get(self.scope(method, url, headers))
-        return opens is not None and opens > CLOCK.monotonic()
+        return 0.0 if opens is None else max(0.0, opens - CLOCK.monotonic())
 
     def observe(self, method: str, url: object, headers: object, info: ErrorInfo) -> float:
         """Close the request's scope for the wait `info` carries, if it is one; that wait.

@@ -317,7 +317,7 @@ def _held_again(policy: RetryPolicy, call: Hop[R], mark: int) -> First[R]:
     gate = policy.gate
     if gate is None or gate.closings == mark:
         return _OPEN
-    if not gate.closed(call.method, call.url, call.headers):
+    if not gate.closed_for(call.method, call.url, call.headers):
         return _OPEN
     return _held(policy, gate, call)
 
@@ -514,9 +514,11 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
             policy, policy.gate, request, outcome=outcome, decision=decision, elapsed=elapsed
         )
     budget = policy.budget
+    free = decision.retry and _metered(policy, outcome)
+    if budget is not None and attempt == 1 and decision.retry and not free:
+        budget.record_failure()  # a request that failed so earns no retries
     # A re-send was a retry, sent: it is paid for whatever comes next.
     paid = budget is None or not resent or budget.try_spend()
-    free = decision.retry and _metered(policy, outcome)
     if decision.retry and not free and budget is not None and not (paid and budget.try_spend()):
         decision = Decision(
             retry=False,
@@ -524,6 +526,8 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
             reason=Reason.BUDGET_EXHAUSTED,
             detail=f"retry budget exhausted: {decision.detail}",
         )
+    if decision.retry and policy.gate is not None:
+        decision = _slot(policy, policy.gate, request, decision, elapsed)
     if decision.retry:
         _announce(policy, decision, outcome, request, attempt)
     elif attempt > 1 or decision.reason is not Reason.NOT_RETRYABLE:
@@ -568,14 +572,29 @@ def _at_gate(  # noqa: PLR0913 - step()'s facts, and the gate
 
     The scope may be held longer than this response asked (another request's 429):
     the retry then waits that long, or stops as for a hint that is too long or a
-    wait past the deadline.
+    wait past the deadline. No slot of a paced scope is taken here: `_slot` takes it
+    once the budget granted the retry.
     """
     args = (request.method, request.url, request.headers)
     if isinstance(outcome, ErrorInfo):
         gate.observe(*args, outcome)
     if not decision.retry:
         return decision
-    held = gate.wait(*args)
+    return _held_for(policy, decision, gate.closed_for(*args), elapsed, "holds")
+
+
+def _slot(
+    policy: RetryPolicy, gate: RateLimitGate, request: Request, decision: Decision, elapsed: float
+) -> Decision:
+    """A granted retry takes its scope's next slot, from the end of its delay on."""
+    args = (request.method, request.url, request.headers)
+    return _held_for(policy, decision, gate.wait(*args, after=decision.delay), elapsed, "paces")
+
+
+def _held_for(
+    policy: RetryPolicy, decision: Decision, held: float, elapsed: float, how: str
+) -> Decision:
+    """`decision`, its delay raised to `held` s at the gate; a stop if that is too long."""
     if held <= decision.delay:
         return decision
     if held > policy.max_retry_after:
@@ -587,13 +606,13 @@ def _at_gate(  # noqa: PLR0913 - step()'s facts, and the gate
             retry=True,
             delay=held,
             reason=Reason.SERVER_HINT,
-            detail=f"{decision.detail}; the rate-limit gate holds {held:.2f} s",
+            detail=f"{decision.detail}; the rate-limit gate {how} {held:.2f} s",
         )
     return Decision(
         retry=False,
         delay=0.0,
         reason=reason,
-        detail=f"{decision.detail}; the rate-limit gate holds {held:.2f} s, {detail}",
+        detail=f"{decision.detail}; the rate-limit gate {how} {held:.2f} s, {detail}",
     )
 
 

@@ -116,7 +116,7 @@ _BUDGET = (
     + """
 local width, buckets = tonumber(ARGV[1]), tonumber(ARGV[2])
 local b = math.floor(now / width)
-if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], b .. ':q', ARGV[3]) end
+if tonumber(ARGV[3]) ~= 0 then redis.call('HINCRBY', KEYS[1], b .. ':q', ARGV[3]) end
 if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[1], b .. ':r', ARGV[4]) end
 local all = redis.call('HGETALL', KEYS[1])
 local q, r = 0, 0

@@ -848,7 +848,7 @@ def _wait_at_gate(
             raise build(RateLimitError, MaxRetryError, info, foreign_args=(pool, url, None))
         mark = gate.closings
         CLOCK.sleep(seconds)
-        if gate.closings == mark or not gate.closed(method, full, headers):
+        if gate.closings == mark or not gate.closed_for(method, full, headers):
             return
 
 

@@ -113,20 +113,58 @@ def test_outage_amplification_meets_the_target_from_twenty_requests_per_second()
     assert attempts / (600 * 20) <= 1.3
 
 
-def test_a_twenty_percent_failure_rate_gets_nearly_every_retry_it_needs() -> None:
-    """With the defaults, 3 attempts against 20 % failures lose < 1 % of requests to refusals."""
+def test_a_one_in_six_failure_rate_gets_nearly_every_retry_it_needs() -> None:
+    """With the defaults, 3 attempts against 1/6 failures lose < 1 % of requests to
+    refusals (each failed first attempt taken back, as the loop does)."""
     clock = FakeClock()
     budget = RetryBudget(clock=clock)
     rng = random.Random(5)
     for _second in range(300):
         for _ in range(50):
             budget.record_request()
-            for _retry in range(2):
-                if rng.random() >= 0.2 or not budget.try_spend():
-                    break  # this attempt succeeded, or its retry was refused
+            for retry in range(2):
+                if rng.random() >= 1 / 6:
+                    break  # this attempt succeeded
+                if retry == 0:
+                    budget.record_failure()
+                if not budget.try_spend():
+                    break  # its retry was refused
         clock.advance(1.0)
     stats = budget.stats()
     assert stats.retries_refused < 0.01 * stats.requests
+
+
+def test_failed_requests_earn_no_retries() -> None:
+    budget = RetryBudget(ratio=0.5, min_per_second=0.0, clock=FakeClock())
+    for _ in range(8):
+        budget.record_request()
+    for _ in range(4):
+        budget.record_failure()
+    assert spend_all(budget) == 2  # half of the 4 that did not fail
+    assert budget.stats().requests == 8  # the lifetime count is of requests, all of them
+
+
+def test_an_outage_after_healthy_traffic_spends_only_what_that_traffic_earned() -> None:
+    """40 requests/s for 4 s, then 6 s in which every attempt fails (two retries
+    wanted each, as the loop asks): the outage's retries are the healthy seconds'
+    quarter plus the floor, at most 1.3 attempts per request during it."""
+    clock = FakeClock()
+    budget = RetryBudget(clock=clock)
+    for _tick in range(40):  # 4 s in tenths
+        for _ in range(4):
+            budget.record_request()
+        clock.advance(0.1)
+    requests = attempts = 0
+    for _tick in range(60):
+        for _ in range(4):
+            budget.record_request()
+            budget.record_failure()
+            requests += 1
+            attempts += 1 + sum(1 for _ in range(2) if budget.try_spend())
+        clock.advance(0.1)
+    retries = attempts - requests
+    assert retries <= 0.25 * 160 + 1.0 * 10 + 1e-9
+    assert attempts / requests <= 1.3
 
 
 def test_retries_come_back_one_window_later() -> None:
@@ -440,3 +478,23 @@ def test_matches_a_naive_sliding_window_model(
         allowance = ratio * requests + floor * 10.0 + 1e-9
         assert budget.available() == max(0, math.floor(allowance - retries))
     assert budget.requests == sum(1 for _, kind in events if kind == "request")
+
+
+def test_the_loop_takes_back_the_credit_of_a_first_attempt_that_failed() -> None:
+    """Ratio 1, no floor: requests whose first attempt got a 503 fund no retries,
+    however many there are; requests answered 200 fund one each."""
+    from errorkit import RetryPolicy
+    from errorkit._loop import drive
+    from errorkit.testing import instant_waits
+
+    from .test_loop import Script, error
+
+    budget = RetryBudget(ratio=1.0, min_per_second=0.0)
+    policy = RetryPolicy(budget=budget, jitter=0.0)
+    with instant_waits():
+        outage = [Script(error("503"), "ok") for _ in range(5)]
+        assert [drive(policy, script) for script in outage] == ["final:1"] * 5
+        assert [drive(policy, Script("ok")) for _ in range(2)] == ["ok", "ok"]
+        answered = [Script(error("503"), "ok") for _ in range(3)]
+        assert [drive(policy, script) for script in answered] == ["ok", "ok", "final:1"]
+    assert budget.stats() == BudgetStats(requests=10, retries_allowed=2, retries_refused=6)

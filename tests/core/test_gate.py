@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from errorkit import Category, ErrorInfo, Reason, RetryBudget, RetryPolicy
+from errorkit import Category, ErrorInfo, Quota, Reason, RetryBudget, RetryPolicy
 from errorkit._gate import MAX_SCOPES, RateLimitGate, by_endpoint, by_origin, closing_wait
 from errorkit._loop import RequestFacts, adrive, drive, step
 from errorkit.testing import InstantWaits, instant_waits
@@ -220,3 +220,39 @@ def test_a_429_retry_held_at_the_gate_is_not_charged_to_the_budget(
     decision = step(policy, request, info, 1, 0.0)
     assert decision.retry is not charged
     assert (decision.reason is Reason.BUDGET_EXHAUSTED) is charged
+
+
+# -- slots of a paced scope, for retries -------------------------------------------------
+
+
+def paced(budget: RetryBudget | None) -> tuple[RetryPolicy, RateLimitGate]:
+    gate = RateLimitGate(learn=False)
+    gate.pace(by_endpoint("GET", URL, None), Quota(10, 1.0))  # slots 0.1 / 0.95 s apart
+    return dataclasses.replace(NO_JITTER, gate=gate, budget=budget), gate
+
+
+REQUEST = RequestFacts(method="GET", url=URL, replayable=True, has_idempotency_key=False)
+UNAVAILABLE = ErrorInfo(status=503, category=Category.UNAVAILABLE, message="down", retryable=True)
+
+
+def test_a_retry_the_budget_refuses_takes_no_slot(waits: InstantWaits) -> None:
+    policy, gate = paced(RetryBudget(ratio=0.0, min_per_second=0.0))
+    assert gate.wait("GET", URL, None) == 0.0  # the first attempt's slot
+    assert step(policy, REQUEST, UNAVAILABLE, 1, 0.0).reason is Reason.BUDGET_EXHAUSTED
+    assert gate.wait("GET", URL, None) == pytest.approx(0.1 / 0.95, abs=0.005)  # the next one
+
+
+def test_a_granted_retry_takes_the_first_slot_after_its_backoff(waits: InstantWaits) -> None:
+    policy, gate = paced(None)
+    for _ in range(5):  # five slots taken: the next is 5 x 0.105 s away, past the backoff
+        gate.wait("GET", URL, None)
+    decision = step(policy, REQUEST, UNAVAILABLE, 1, 0.0)
+    assert decision.retry
+    assert decision.delay == pytest.approx(5 * 0.1 / 0.95, abs=0.005)
+    after = step(policy, REQUEST, UNAVAILABLE, 1, 0.0)
+    assert after.delay == pytest.approx(6 * 0.1 / 0.95, abs=0.005)  # its own, the next
+    assert "paces" in after.detail
+    spare = RateLimitGate(learn=False)
+    spare.pace(by_endpoint("GET", URL, None), Quota(10, 1.0))
+    quiet = dataclasses.replace(policy, gate=spare)
+    assert step(quiet, REQUEST, UNAVAILABLE, 1, 0.0).delay == pytest.approx(policy.initial_delay)

@@ -131,6 +131,20 @@ def test_the_budget_is_one_for_two_hosts(redis_server: RedisServer) -> None:
         assert granted == 4  # the fleet's floor: 1 per second over 4 s
 
 
+def test_requests_that_failed_here_earn_no_retries_there(redis_server: RedisServer) -> None:
+    """Host a records 6 requests, 4 of which failed: host b may retry half of the 2."""
+    with backend_at(redis_server.url) as one, backend_at(redis_server.url) as other:
+        a = RetryBudget(ratio=1.0, min_per_second=0.0, backend=one)
+        b = RetryBudget(ratio=1.0, min_per_second=0.0, backend=other)
+        for _ in range(6):
+            a.record_request()
+        for _ in range(4):
+            a.record_failure()
+        settle(one, other)
+        granted = sum(b.try_spend() for _ in range(5))
+        assert granted == 1  # the fleet's 2 answered requests, shared by the 2 hosts
+
+
 def test_every_key_is_prefixed_expires_and_holds_no_credential(
     redis_server: RedisServer,
 ) -> None:
