@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from errorkit._gate import closing_wait
+from errorkit._gate import CUBIC_BETA, DOUBLING, START_RATE, closing_wait
 from errorkit._parse import parse
 from errorkit._policy import RetryPolicy
 from errorkit._rawhttp import NotHTTPError, parse_raw_response
@@ -168,15 +168,20 @@ def _what_the_gate_does(info: ErrorInfo) -> str:
     """What the default policy's `RateLimitGate` does after this response."""
     seconds = closing_wait(info)
     quota = info.quota if info.status == 429 else None
-    pace = (
-        ""
-        if quota is None
-        else (
+    if quota is not None:
+        pace = (
             f"; then paces it to the stated quota, {quota.limit} per {quota.window:g} s "
             f"(one request every {quota.interval:g} s, shared out across the processes "
             "of a backend)"
         )
-    )
+    elif info.status == 429:
+        pace = (
+            f"; then paces it by a learned rate: {START_RATE:g} requests/s per process, "
+            f"doubling every {DOUBLING:g} s until the next 429 cuts it to "
+            f"{CUBIC_BETA:.0%} of what was sent"
+        )
+    else:
+        pace = ""
     if seconds is None:
         if pace:
             return "stays open" + pace

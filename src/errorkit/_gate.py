@@ -69,11 +69,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from errorkit._clock import CLOCK
+from errorkit._hints import REMAINING_HEADERS, read_hints
 from errorkit._info import Category, ErrorInfo
 from errorkit._shared import Curve, GateDelta, GateView, check_backend, check_name, not_pickled
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from errorkit._info import Quota
     from errorkit._shared import StateBackend
@@ -112,6 +113,11 @@ _RECENT = 4096
 #: does not cut again.
 _CUT_GUARD = 0.05
 
+#: The longest a success's used-up limit closes its scope: a later reset (GitHub's
+#: hour) is then told by the server's own error response, which closes it for all of
+#: it, so that a 200 that misreports its limit cannot stop a client for long.
+USED_UP_FOR = 60.0
+
 #: The statuses whose wait closes the gate whatever header or field it came from.
 _WAIT_STATUSES = frozenset({429, 503})
 
@@ -130,6 +136,22 @@ def by_origin(method: str, url: object, headers: object) -> str:  # noqa: ARG001
 
 def _host(netloc: str) -> str:
     return netloc.rpartition("@")[2].lower()
+
+
+def used_up(headers: Mapping[str, str]) -> bool:
+    """Whether a response's headers may say a rate limit is used up: a remaining count
+    that starts with 0, or a ``RateLimit`` field with ``r=0`` or ``remaining=0``.
+
+    One ``get`` per name in `REMAINING_HEADERS`, no parsing: cheap enough for every
+    success; `RateLimitGate.observe_used_up` parses the headers only when it is True.
+    """
+    for name in REMAINING_HEADERS:
+        value = headers.get(name)
+        if value is not None and (
+            value.lstrip()[:1] == "0" or "r=0" in value or "remaining=0" in value
+        ):
+            return True
+    return False
 
 
 def learned_rate(peak: float, age: float, members: int = 1) -> float:
@@ -316,6 +338,21 @@ class RateLimitGate:
         elif learn:
             self._cut(scope, seconds or 0.0)
         return 0.0 if seconds is None else seconds
+
+    def observe_used_up(
+        self, method: str, url: object, headers: object, response: Mapping[str, str]
+    ) -> None:
+        """A success whose headers say a rate limit is used up (GitHub's
+        ``x-ratelimit-remaining: 0`` beside its reset) closes its scope until the
+        reset, at most `USED_UP_FOR` s, before any request collects the 429 or 403.
+
+        The adapters call it only for a success that `used_up` picked out, so a
+        success is parsed only when one of its remaining counts is 0.
+        """
+        hints = read_hints(response)
+        if hints.rate_limit_exhausted and hints.rate_limit_reset:
+            seconds = min(hints.rate_limit_reset, USED_UP_FOR)
+            self.close(self.scope(method, url, headers), seconds)
 
     def close(self, scope: str, seconds: float) -> None:
         """Hold `scope` closed for `seconds` from now (a later opening is kept)."""

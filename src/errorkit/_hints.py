@@ -104,6 +104,14 @@ _VENDOR_RESETS = (
         False,
     ),
 )
+#: The headers that count what is left of a rate limit (``ratelimit`` holds its
+#: ``r=``/``remaining=`` among other members): a success carrying one at 0 may close
+#: the rate-limit gate before any 429 (`errorkit._gate.used_up`).
+REMAINING_HEADERS = (
+    *dict.fromkeys(remaining for _, remaining, _ in _VENDOR_RESETS),
+    "ratelimit-remaining",
+    "ratelimit",
+)
 _MS_HEADERS = ("x-ms-retry-after-ms", "x-amz-retry-after")
 _SHOULD_RETRY = ("x-should-retry", "stripe-should-retry")
 #: Every header `read_hints` reads (``date`` only dates the others): a response

@@ -44,7 +44,7 @@ from errorkit._text import escape_control
 from errorkit._throttle import AdaptiveThrottle, ThrottleEvent, rejection
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Mapping
 
 logger = logging.getLogger("errorkit")
 
@@ -131,6 +131,10 @@ class Hop(Request, Protocol[R]):
     def answer_locally(self, info: ErrorInfo, stop_header: str) -> R | None:
         """A local 429 for an SDK's request not sent, with `stop_header`; None if unable."""
 
+    def used_up(self, response: R) -> Mapping[str, str] | None:
+        """The response's headers if one of its rate limits may be used up
+        (`errorkit._gate.used_up`, on the stack's cheapest view of them); else None."""
+
 
 class Call(Hop[R], Protocol[R]):
     """One logical request as a synchronous adapter sends it."""
@@ -187,7 +191,7 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
     if scope is not None:
         _tally(policy, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
-        return result
+        return _succeeded(policy, call, result)
     logical = _logical(policy, call, started)
     hop = 1  # this hop's attempts; `logical.attempts` counts the SDK's re-sends too
     while True:
@@ -205,7 +209,7 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
         if scope is not None:
             _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
-            return result
+            return _succeeded(policy, call, result)
 
 
 async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
@@ -225,7 +229,7 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     if scope is not None:
         _tally(policy, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
-        return result
+        return _succeeded(policy, call, result)
     logical = _logical(policy, call, started)
     hop = 1
     while True:
@@ -243,7 +247,14 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
         if scope is not None:
             _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
-            return result
+            return _succeeded(policy, call, result)
+
+
+def _succeeded(policy: RetryPolicy, call: Hop[R], response: R) -> R:
+    """A success, returned; its used-up rate limit, if it reports one, closes the gate."""
+    if policy.gate is not None and (headers := call.used_up(response)) is not None:
+        policy.gate.observe_used_up(call.method, call.url, call.headers, headers)
+    return response
 
 
 def _pause(
@@ -514,7 +525,7 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
             policy, policy.gate, request, outcome=outcome, decision=decision, elapsed=elapsed
         )
     budget = policy.budget
-    free = decision.retry and _metered(policy, outcome)
+    free = decision.retry and _metered(outcome)
     if budget is not None and attempt == 1 and decision.retry and not free:
         budget.record_failure()  # a request that failed so earns no retries
     # A re-send was a retry, sent: it is paid for whatever comes next.
@@ -541,22 +552,17 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
     return decision
 
 
-def _metered(policy: RetryPolicy, outcome: ErrorInfo | TransportFailure) -> bool:
+def _metered(outcome: ErrorInfo | TransportFailure) -> bool:
     """Whether a retry is the server's own metering, not charged to the budget: a 429
-    whose wait closed the policy's gate.
+    that says when to come back.
 
     The budget caps retries into failures nobody metered (an outage, a crash). A
-    429 with a wait is the server saying when it takes the request again, and the
-    gate holds every caller of the scope until then, so the retry adds no load the
-    server did not ask for; charging it would end calls on a 429 that the stack's own
-    retry (urllib3's ``Retry``, httpx-retries) would have waited out.
+    429 with a wait is the server saying when it takes the request again: the retry
+    waits that long (and with a gate, every caller of the scope does), so it adds no
+    load the server did not ask for. Charging it would end calls on a 429 that the
+    stack's own retry (urllib3's ``Retry``, httpx-retries) would have waited out.
     """
-    return (
-        policy.gate is not None
-        and isinstance(outcome, ErrorInfo)
-        and outcome.status == 429
-        and closing_wait(outcome) is not None
-    )
+    return isinstance(outcome, ErrorInfo) and outcome.status == 429 and bool(closing_wait(outcome))
 
 
 def _at_gate(  # noqa: PLR0913 - step()'s facts, and the gate

@@ -50,6 +50,7 @@ from yarl import URL
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
+from errorkit._gate import used_up
 from errorkit._loop import ErrorResponse, Failed, Final, adrive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, Reason, RetryPolicy, TransportFailure
@@ -59,7 +60,7 @@ from errorkit._stacks.exceptions import build, most_specific, status_error, tran
 from errorkit._stacks.responses import INFO_ATTRIBUTE
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Coroutine
+    from collections.abc import Awaitable, Coroutine, Mapping
 
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
     from aiohttp.client_reqrep import RequestInfo
@@ -182,6 +183,9 @@ class _Call:
 
     def answer_locally(self, info: ErrorInfo, stop_header: str) -> None:  # noqa: ARG002
         return None  # an aiohttp response needs a connection: the refusal is raised
+
+    def used_up(self, response: ClientResponse) -> Mapping[str, str] | None:
+        return response.headers if used_up(response.headers) else None
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(class_for(info.category, info.status), aiohttp.ClientConnectionError, info)

@@ -64,7 +64,7 @@ from urllib3.util.timeout import Timeout
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
-from errorkit._gate import local_answer
+from errorkit._gate import local_answer, used_up
 from errorkit._loop import ErrorResponse, Failed, Final, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
@@ -218,6 +218,9 @@ class _Call:
         response.url = self.url
         response.request = self.request
         return response
+
+    def used_up(self, response: requests.Response) -> Mapping[str, str] | None:
+        return response.headers if used_up(response.headers) else None
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(

@@ -81,7 +81,7 @@ from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._clock import CLOCK
 from errorkit._exceptions import RateLimitError
 from errorkit._formats import MAX_BODY
-from errorkit._gate import refusal
+from errorkit._gate import refusal, used_up
 from errorkit._loop import REWAITS, Failed, RequestFacts, record_request, step
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryPolicy, TransportFailure
@@ -689,7 +689,7 @@ class _DeadlinePool(HTTPConnectionPool):
             timeout = _clipped(timeout, self.timeout, left)
             pool_timeout = left if pool_timeout is None else min(pool_timeout, left)  # type: ignore[assignment]
         try:
-            return super().urlopen(
+            response = super().urlopen(
                 method,
                 url,
                 body,
@@ -711,6 +711,10 @@ class _DeadlinePool(HTTPConnectionPool):
             if bounded is None or (bounded._time_left() or 0.0) > _DEADLINE_TOLERANCE:  # noqa: SLF001
                 raise
             raise bounded._out_of_time(self, url) from exc  # noqa: SLF001
+        gate = chosen.policy.gate if isinstance(chosen, Retry) else None
+        if gate is not None and response.status < 400 and used_up(response.headers):
+            gate.observe_used_up(method, _full_url(self, url), headers, response.headers)
+        return response
 
     def _make_request(
         self, conn: BaseHTTPConnection, method: str, url: str, *args: Any, **kwargs: Any

@@ -65,6 +65,37 @@ def test_one_429_holds_the_next_request_back(
     assert fault_server.hits("/g") == 2
 
 
+@pytest.mark.parametrize(
+    ("headers", "held"),
+    [
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "20"}, 20.0),  # Discord
+        ({"RateLimit": '"default";r=0;t=5'}, 5.0),  # IETF draft-11
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "3600"}, 60.0),  # capped
+        ({"X-RateLimit-Remaining": "4", "X-RateLimit-Reset-After": "20"}, None),
+        ({"Retry-After": "20"}, None),  # a Retry-After on a 200 is no wait
+    ],
+)
+def test_a_success_whose_limit_is_used_up_holds_the_next_request(
+    fault_server: FaultServer,
+    make_client: MakeClient,
+    instant_waits: InstantWaits,
+    headers: dict[str, str],
+    held: float | None,
+) -> None:
+    """The 200 that spent the last request of a window closes the endpoint until its
+    reset (a success says so for at most a minute): the next request is held before
+    it collects the 429."""
+    fault_server.script("/u", [respond(200, headers), respond(200)])
+    client = make_client(policy=gated())
+    assert client.request("GET", fault_server.url("/u")).status == 200
+    assert client.request("GET", fault_server.url("/u")).status == 200
+    if held is None:
+        assert instant_waits.delays == []
+    else:
+        assert instant_waits.delays == [pytest.approx(held, abs=0.5)]
+    assert fault_server.hits("/u") == 2
+
+
 def test_a_wait_above_max_retry_after_fails_at_once_unsent(
     stack: str, fault_server: FaultServer, make_client: MakeClient, instant_waits: InstantWaits
 ) -> None:

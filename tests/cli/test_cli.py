@@ -86,7 +86,9 @@ def test_explain_from_flags_as_json(capsys: pytest.CaptureFixture[str]) -> None:
             "30",
             (
                 "closes the endpoint for 30 s: every request to it (first attempts included) "
-                "is held until then; each waits, then is sent (max_retry_after=60 s)"
+                "is held until then; each waits, then is sent (max_retry_after=60 s); then "
+                "paces it by a learned rate: 2 requests/s per process, doubling every 0.5 s "
+                "until the next 429 cuts it to 70% of what was sent"
             ),
         ),
         (

@@ -205,12 +205,12 @@ def test_an_sdk_gets_a_local_429_instead_of_a_refusal(waits: InstantWaits) -> No
     ("info", "gate", "charged"),
     [
         (wait_info(429, 1.0), True, False),  # the server metered it; the gate holds all
-        (wait_info(429, 1.0), False, True),  # no gate: nothing holds the other callers
+        (wait_info(429, 1.0), False, False),  # metered too: the retry waits as asked
         (wait_info(503, 1.0), True, True),  # an outage with a hint: the budget's case
         (dataclasses.replace(wait_info(429, 1.0), retry_after=None), True, True),
     ],
 )
-def test_a_429_retry_held_at_the_gate_is_not_charged_to_the_budget(
+def test_a_429_retry_that_waits_as_asked_is_not_charged_to_the_budget(
     waits: InstantWaits, info: ErrorInfo, gate: bool, charged: bool
 ) -> None:
     del waits
@@ -256,3 +256,13 @@ def test_a_granted_retry_takes_the_first_slot_after_its_backoff(waits: InstantWa
     spare.pace(by_endpoint("GET", URL, None), Quota(10, 1.0))
     quiet = dataclasses.replace(policy, gate=spare)
     assert step(quiet, REQUEST, UNAVAILABLE, 1, 0.0).delay == pytest.approx(policy.initial_delay)
+
+
+def test_a_retry_that_succeeds_with_its_limit_used_up_closes_the_gate(
+    waits: InstantWaits,
+) -> None:
+    """The loop reads the used-up limit of every success, retried ones too."""
+    policy = gated()
+    assert drive(policy, Script(error("503"), "ok, used up", url=URL)) == "ok, used up"
+    assert policy.gate is not None
+    assert policy.gate.closed_for("GET", URL, None) == pytest.approx(7.0, abs=0.05)

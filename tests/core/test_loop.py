@@ -23,7 +23,7 @@ from errorkit._policy import TransportFailure
 from errorkit.testing import InstantWaits, instant_waits
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 UNAVAILABLE = ErrorInfo(status=503, category=Category.UNAVAILABLE, message="down", retryable=True)
 NOT_FOUND = ErrorInfo(status=404, category=Category.NOT_FOUND, message="gone")
@@ -73,6 +73,12 @@ class Script:
 
     def answer_locally(self, info: ErrorInfo, stop_header: str) -> str:
         return f"local 429 ({stop_header}: false, retry after {info.retry_after:.0f} s)"
+
+    def used_up(self, response: str) -> Mapping[str, str] | None:
+        """A success whose name says so reports a used-up rate limit, resetting in 7 s."""
+        if response != "ok, used up":
+            return None
+        return {"x-ratelimit-remaining": "0", "x-ratelimit-reset-after": "7"}
 
 
 class RefusedError(Exception):

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cas
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
-from errorkit._gate import local_answer
+from errorkit._gate import local_answer, used_up
+from errorkit._hints import REMAINING_HEADERS
 from errorkit._loop import ErrorResponse, Failed, Final, adrive, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy
@@ -51,7 +52,7 @@ from errorkit._stacks.httpx_bodies import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, Mapping
     from types import TracebackType
 
     import httpx
@@ -63,6 +64,10 @@ if TYPE_CHECKING:
 
 #: The key of `request.extensions` that may hold a per-request `RetryPolicy`.
 EXTENSION = "errorkit"
+
+
+#: The remaining-count headers, as httpx keeps their lower-case names.
+_REMAINING = frozenset(name.encode("latin-1") for name in REMAINING_HEADERS)
 
 
 class _SyncInner(Protocol):
@@ -301,6 +306,16 @@ class _Hop:
 
     def stop_resends(self, response: httpx.Response, header: str) -> None:
         response.headers[header] = "false"
+
+    def used_up(self, response: httpx.Response) -> Mapping[str, str] | None:
+        """httpx's ``Headers.get`` scans every header: one pass picks the remaining
+        counts out of its list instead (``_list``: raw name, lower-case name, value)."""
+        counts = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for _, name, value in getattr(response.headers, "_list", ())
+            if name in _REMAINING
+        }
+        return response.headers if counts and used_up(counts) else None
 
     def answer_locally(self, info: ErrorInfo, stop_header: str) -> httpx.Response:
         headers, body = local_answer(info, stop_header)
