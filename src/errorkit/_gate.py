@@ -3,7 +3,9 @@
 When a response tells the client to wait (a 429 or 503 with ``Retry-After``,
 ``retry-after-ms`` or a body ``retryAfter``; any error whose wait comes from a
 used-up rate limit's reset, such as GitHub's 403 with ``x-ratelimit-remaining: 0``),
-the gate closes that response's scope until then. Every request through a policy
+the gate closes that response's scope until then; so does a success whose rate
+limit is used up (``x-ratelimit-remaining: 0`` and its reset, ``RateLimit: r=0``),
+for at most `USED_UP_FOR` s, before any request collects the 429. Every request through a policy
 holding the gate, first attempts included, then waits for its scope to open
 (within the deadline and `max_retry_after`) or fails at once, unsent, with a
 `RateLimitError` whose ``retry_after`` says how long is left: one 429 holds the
