@@ -562,19 +562,27 @@ def refusal(seconds: float) -> ErrorInfo:
     )
 
 
-def local_answer(info: ErrorInfo, stop_header: str) -> tuple[list[tuple[str, str]], bytes]:
-    """The headers and JSON body of the local 429 an SDK gets for a request not sent.
+def local_answer(info: ErrorInfo, stop_header: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The status, headers and JSON body of the local answer an SDK gets for a request
+    errorkit did not send.
 
-    ``Retry-After`` (whole seconds, rounded up) and the SDK's stop header set to
-    ``false``; ``x-errorkit-local: gate`` says no server sent it. The body is the
-    common ``{"error": {...}}`` envelope, which the SDKs and `errorkit.parse` read.
+    The gate's refusal (`info` rate-limited) is a 429 with ``Retry-After`` (whole
+    seconds, rounded up); the throttle's a 503. Both carry the SDK's stop header set
+    to ``false`` (so the SDK raises its own error at once rather than re-send a
+    request errorkit would refuse again) and ``x-errorkit-local: gate`` or
+    ``throttle``, which says no server sent it. The body is the common
+    ``{"error": {...}}`` envelope, which the SDKs and `errorkit.parse` read.
     """
-    seconds = math.ceil(info.retry_after or 0.0)
-    body = {"error": {"message": info.message, "type": "rate_limit_error", "code": "rate_limited"}}
-    headers = [
+    if info.category is Category.RATE_LIMITED:
+        status, kind, code, source = 429, "rate_limit_error", "rate_limited", "gate"
+        headers = [("retry-after", str(math.ceil(info.retry_after or 0.0)))]
+    else:
+        status, kind, code, source = 503, "service_unavailable", "throttled", "throttle"
+        headers = []
+    body = {"error": {"message": info.message, "type": kind, "code": code}}
+    headers += [
         ("content-type", "application/json"),
-        ("retry-after", str(seconds)),
         (stop_header, "false"),
-        ("x-errorkit-local", "gate"),
+        ("x-errorkit-local", source),
     ]
-    return headers, json.dumps(body).encode()
+    return status, headers, json.dumps(body).encode()

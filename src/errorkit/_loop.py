@@ -358,7 +358,7 @@ def _first(policy: RetryPolicy, call: Hop[R]) -> First[R]:
             return held
         wait = held.wait
     if policy.throttle is not None:
-        return First(wait, None, _admit(policy.throttle, call))
+        return _admit(policy.throttle, call, wait)
     return First(wait) if wait else _OPEN
 
 
@@ -375,7 +375,13 @@ def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> First[R]:
     seconds = gate.wait(call.method, call.url, call.headers)
     if not seconds or not (seconds > policy.max_retry_after or _past_deadline(policy, seconds)):
         return First(seconds)
-    info = refusal(seconds)
+    return _unsent(call, refusal(seconds))
+
+
+def _unsent(call: Hop[R], info: ErrorInfo) -> First[R]:
+    """A request errorkit does not send (`info` says why): under an SDK that obeys a
+    stop header, a local answer in its place (the SDK raises its own error at once);
+    else raise the refusal, also the stack's own error."""
     header = stop_header(call.headers)
     answer = None if header is None else call.answer_locally(info, header)
     if answer is None:
@@ -383,12 +389,13 @@ def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> First[R]:
     return First(0.0, answer)  # in place of sending: nothing to wait for
 
 
-def _admit(throttle: AdaptiveThrottle, call: Hop[R]) -> str:
-    """The request's throttle scope, once admitted; else raise its refusal, unsent."""
+def _admit(throttle: AdaptiveThrottle, call: Hop[R], wait: float) -> First[R]:
+    """The request's wait and throttle scope, once admitted; else its refusal, unsent
+    (`_unsent`)."""
     scope = throttle.scope(call.method, call.url, call.headers)
     rejected = throttle.admit(scope)
     if rejected is None:
-        return scope
+        return First(wait, None, scope)
     url = _shown_url(call)
     logger.info(
         "Throttled %s %s: rejected locally with p=%.2f (%d of the last %d requests accepted)",
@@ -410,7 +417,7 @@ def _admit(throttle: AdaptiveThrottle, call: Hop[R]) -> str:
                 url=url,
             )
         )
-    raise call.refuse(rejection(*rejected))
+    return _unsent(call, rejection(*rejected))
 
 
 def _tally(policy: RetryPolicy, scope: str, result: object, *, retry: bool) -> None:

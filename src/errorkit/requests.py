@@ -42,6 +42,7 @@ import socket
 import ssl
 import sys
 import time
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
@@ -213,10 +214,10 @@ class _Call:
         response.headers[header] = "false"
 
     def answer_locally(self, info: ErrorInfo, stop_header: str) -> requests.Response:
-        headers, body = local_answer(info, stop_header)
+        status, headers, body = local_answer(info, stop_header)
         response = requests.Response()
-        response.status_code = 429
-        response.reason = "Too Many Requests"
+        response.status_code = status
+        response.reason = HTTPStatus(status).phrase
         response.headers = CaseInsensitiveDict(headers)
         response._content = body  # noqa: SLF001 - a response no socket carried
         response.encoding = "utf-8"

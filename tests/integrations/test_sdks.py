@@ -297,6 +297,39 @@ def test_openai_gets_a_local_429_while_the_gate_is_closed(
     assert info.retry_after == 120.0
 
 
+def test_openai_gets_a_local_503_when_the_throttle_rejects_its_call(
+    fault_server: FaultServer, instant_waits: InstantWaits
+) -> None:
+    """After a call whose 3 attempts got 503s, the throttle (always rejecting while the
+    server accepts nothing) does not send the next call: openai gets a local 503 with
+    its stop header and raises InternalServerError at once, with no re-send."""
+    import httpx2
+
+    import errorkit.httpx2
+
+    throttle = errorkit.AdaptiveThrottle(random=lambda: 0.0)
+    transport = errorkit.httpx2.RetryTransport(errorkit.RetryPolicy(throttle=throttle))
+    client = openai.OpenAI(
+        api_key="sk-test",
+        base_url=fault_server.url("/v1"),
+        http_client=httpx2.Client(transport=transport),
+    )
+    fault_server.script("/v1/models", respond(503, body=OPENAI_503))
+    try:
+        with pytest.raises(openai.InternalServerError):
+            client.models.list()
+        assert fault_server.hits("/v1/models") == 3
+        with pytest.raises(openai.InternalServerError) as caught:
+            client.models.list()
+    finally:
+        client.close()
+    assert fault_server.hits("/v1/models") == 3  # the second call never went out
+    response = caught.value.response
+    assert (response.status_code, response.headers["x-errorkit-local"]) == (503, "throttle")
+    assert response.headers["x-should-retry"] == "false"
+    assert "throttled locally" in str(caught.value)
+
+
 def test_stripe_gets_a_local_429_while_the_gate_is_closed(
     fault_server: FaultServer, docs_stripe: Any, instant_waits: InstantWaits
 ) -> None:

@@ -318,8 +318,8 @@ class _Hop:
         return response.headers if counts and used_up(counts) else None
 
     def answer_locally(self, info: ErrorInfo, stop_header: str) -> httpx.Response:
-        headers, body = local_answer(info, stop_header)
-        return self.flavor.Response(429, headers=headers, content=body, request=self.request)
+        status, headers, body = local_answer(info, stop_header)
+        return self.flavor.Response(status, headers=headers, content=body, request=self.request)
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(
