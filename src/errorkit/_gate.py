@@ -372,9 +372,7 @@ class RateLimitGate:
         with self._lock:
             pace = self._paces.get(scope)
             if pace is None:
-                if len(self._paces) >= MAX_SCOPES:
-                    del self._paces[next(iter(self._paces))]
-                pace = self._paces[scope] = _Pace(None, now, now)
+                pace = self._new_pace(scope, None, now, now)
             elif pace.quota is not None and pace.until > now:
                 return  # a stated quota is kept to, not learned
             elif now < pace.cut + _CUT_GUARD and pace.until > now:
@@ -420,9 +418,7 @@ class RateLimitGate:
         with self._lock:
             pace = self._paces.get(scope)
             if pace is None:
-                if len(self._paces) >= MAX_SCOPES:
-                    del self._paces[next(iter(self._paces))]
-                self._paces[scope] = _Pace(quota, until, now)
+                self._new_pace(scope, quota, until, now)
             else:
                 pace.quota, pace.until = quota, max(pace.until, until)
             if share and self._backend is not None:
@@ -436,14 +432,19 @@ class RateLimitGate:
             return
         cut = now - curve.age
         if pace is None:
-            if len(self._paces) >= MAX_SCOPES:
-                del self._paces[next(iter(self._paces))]
-            pace = self._paces[scope] = _Pace(None, now + PACE_FOR - curve.age, now)
+            pace = self._new_pace(scope, None, now + PACE_FOR - curve.age, now)
         elif cut <= pace.cut + 1e-3 and pace.until > now:
             return
         pace.peak, pace.cut, pace.quota = curve.peak, cut, None
         pace.until = max(pace.until, cut + PACE_FOR)
         self._opens = max(self._opens, pace.until)
+
+    def _new_pace(self, scope: str, quota: Quota | None, until: float, now: float) -> _Pace:
+        """A new pace for `scope` (lock held); beyond `MAX_SCOPES`, the oldest is dropped."""
+        if len(self._paces) >= MAX_SCOPES:
+            del self._paces[next(iter(self._paces))]
+        pace = self._paces[scope] = _Pace(quota, until, now)
+        return pace
 
     def _members(self) -> int:
         """Processes sharing the gate, by a fresh view of the backend; else 1."""
