@@ -49,7 +49,7 @@ READ_FIELDS = frozenset(
         *("x-request-id", "request-id", "x-amzn-requestid", "x-amz-request-id"),
         *("x-ms-request-id", "x-github-request-id", "x-slack-req-id", "x-goog-request-id"),
         *("apigw-requestid", "x-correlation-id"),
-        "cf-ray",
+        *("cf-ray", "x-amz-cf-id"),
     }
 )
 

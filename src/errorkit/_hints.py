@@ -42,6 +42,11 @@ have: a Retry-After of 400 digits, 2**64 or 1e308 written out, or a date in year
 so the policy refuses it at once, as for any hint that is too long, and never sleeps
 it; it is never taken for "no hint". Work per header is linear and bounded; nothing
 here raises.
+
+The request id is the first of `REQUEST_ID_HEADERS` sent (the API's own id, then
+cloud ids, a correlation id, the CDN's edge id), else the first header whose name
+ends as a request id does (``-request-id``, ``-req-id``, ``requestid``...), then as a
+correlation id, then as a trace id (`REQUEST_ID_SUFFIXES`).
 """
 
 from __future__ import annotations
@@ -81,8 +86,19 @@ REQUEST_ID_HEADERS = (
     "apigw-requestid",  # AWS API Gateway HTTP APIs
     "x-correlation-id",
     "cf-ray",  # Cloudflare edge id
+    "x-amz-cf-id",  # CloudFront edge id
 )
 _MAX_ID = 200
+#: When none of the named headers is sent: any header whose name ends so, in this
+#: order (a request id before a correlation id before a trace id), and, among
+#: headers of one kind, the first sent. ``x-envoy-request-id``, ``x-b3-traceid``,
+#: ``x-amzn-trace-id``, ``x-tt-logid``... The W3C and Google trace headers a client
+#: sets (``traceparent``, ``tracestate``, ``x-cloud-trace-context``) never match.
+REQUEST_ID_SUFFIXES = (
+    ("request-id", "requestid", "request_id", "req-id", "reqid", "req_id"),
+    ("correlation-id", "correlationid", "correlation_id"),
+    ("trace-id", "traceid", "trace_id", "logid", "log-id"),
+)
 
 #: (reset header, its remaining header, whether the reset is a pure delta).
 _VENDOR_RESETS = (
@@ -230,7 +246,9 @@ def read_hints(headers: Mapping[str, str], *, now: float | None = None) -> Serve
     any header is ignored, never raised.
     """
     lowered = headers if isinstance(headers, dict) else normalize_headers(headers)
-    if _HINT_HEADERS.isdisjoint(lowered):
+    if _HINT_HEADERS.isdisjoint(lowered) and not any(
+        name.endswith(suffixes) for suffixes in REQUEST_ID_SUFFIXES for name in lowered
+    ):
         return NO_HINTS
     return _read(lowered, now)
 
@@ -401,12 +419,17 @@ def _should_retry(headers: Headers) -> bool | None:
 
 
 def _request_id(headers: Headers) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            value = value.partition(",")[0].strip()
-            if value:
-                return escape_control(value, _MAX_ID)
+    """The named request-id headers in their order, then the first header whose name
+    ends as a request, correlation or trace id does (`REQUEST_ID_SUFFIXES`)."""
+    named = (headers.get(name) for name in REQUEST_ID_HEADERS)
+    by_pattern = (
+        headers[name] for suffixes in REQUEST_ID_SUFFIXES for name in headers
+        if name.endswith(suffixes)
+    )  # fmt: skip
+    for value in (*named, *by_pattern):
+        first = (value or "").partition(",")[0].strip()
+        if first:
+            return escape_control(first, _MAX_ID)
     return None
 
 

@@ -503,6 +503,8 @@ def test_should_retry(headers: dict[str, str], expected: bool | None) -> None:
         ("x-goog-request-id", "apigw-requestid"),
         ("apigw-requestid", "x-correlation-id"),
         ("x-correlation-id", "cf-ray"),
+        ("cf-ray", "x-amz-cf-id"),
+        ("x-amz-cf-id", "x-envoy-request-id"),  # named ones before any by pattern
     ],
 )
 def test_request_id_order(name: str, precedes: str) -> None:
@@ -534,6 +536,25 @@ def test_slack_and_google_request_ids_reach_error_info(
     info = parse(429, headers, body)
     assert info is not None
     assert info.request_id == request_id
+
+
+@pytest.mark.parametrize(
+    ("headers", "request_id"),
+    [
+        ({"x-envoy-request-id": "e-1"}, "e-1"),  # Envoy, Istio
+        ({"x-kong-request-id": "k-1"}, "k-1"),  # Kong
+        ({"x-ovh-queryid": "no", "x-api-requestid": "a-1"}, "a-1"),
+        ({"x-twilio-request_id": "t-1"}, "t-1"),
+        ({"x-fastly-req-id": "f-1"}, "f-1"),
+        ({"x-b3-traceid": "b3", "x-correlationid": "c-1"}, "c-1"),  # a correlation id first
+        ({"x-b3-traceid": "b3", "x-amzn-trace-id": "Root=1-2"}, "b3"),  # of one kind: the first
+        ({"x-tt-logid": "2024abc"}, "2024abc"),  # TikTok
+        ({"x-trace-id-hint": "no"}, None),  # the name must end so
+        ({"x-request-id": " ", "x-envoy-request-id": "e-2"}, "e-2"),  # a blank one is skipped
+    ],
+)
+def test_request_ids_by_name_pattern(headers: dict[str, str], request_id: str | None) -> None:
+    assert read_hints(headers, now=NOW).request_id == request_id
 
 
 def test_request_id_ignores_trace_headers() -> None:
