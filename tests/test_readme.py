@@ -6,8 +6,13 @@ import contextlib
 import io
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from errorkit.redis import RedisBackend
 from errorkit.testing import FaultServer, instant_waits, respond
+
+if TYPE_CHECKING:
+    from errorkit.testing.redis_server import RedisServer
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -16,15 +21,32 @@ def _blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
 
 
-def test_readme_python_blocks_run_and_print_what_they_say(fault_server: FaultServer) -> None:
+#: The README's Redis host stands for the reader's; the test's is a real one on loopback.
+README_REDIS = 'redis.Redis(host="10.0.0.5")'
+
+
+def test_readme_python_blocks_run_and_print_what_they_say(
+    fault_server: FaultServer, redis_server: RedisServer
+) -> None:
     """The quickstarts print what their comments promise; the testing example passes."""
     fault_server.script("/v1/agents", [respond(503), respond(503), respond(200, body={"data": []})])
     fault_server.script("/v1/agents/missing", [respond(404, body={"error": "Agent not found"})])
     namespace: dict[str, object] = {"__name__": "readme", "API": fault_server.base_url}
     out = io.StringIO()
-    with instant_waits(), contextlib.redirect_stdout(out):
-        for block in _blocks():
-            exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our README
+    blocks = _blocks()
+    assert sum(README_REDIS in block for block in blocks) == 1
+    try:
+        with instant_waits(), contextlib.redirect_stdout(out):
+            here = f"redis.Redis.from_url({redis_server.url!r})"
+            for block in blocks:
+                code = block.replace(README_REDIS, here)
+                exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - our README
+    finally:
+        backend = namespace.get("backend")
+        if isinstance(backend, RedisBackend):
+            backend.close()
+    assert isinstance(backend, RedisBackend)
+    assert backend.available  # it reached the real Redis, never the README's host
     printed = out.getvalue().splitlines()
     assert printed == [
         "200",

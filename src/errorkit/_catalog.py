@@ -29,6 +29,14 @@ advice. A user writes a catalog the same way as the built-ins:
 ``register_catalog(Catalog.from_json(path.read_text()))``.
 
 A template is tried only when its catalog's exact selectors did not answer.
+
+**Scope.** A catalog names the body shapes it speaks for (``formats``, the
+`ErrorInfo.format` values of its API: ``["agents"]``); only those errors get its
+advice, so the agents API's advice for ``rate_limit_exceeded`` never reaches an
+OpenAI 429 with the same code. A catalog without ``formats`` (``generic``) speaks
+for any API. Register yours with the shape its API parses as::
+
+    register_catalog(Catalog.from_json('{"name": "acme", "formats": ["openai"], ...}'))
 """
 
 from __future__ import annotations
@@ -164,6 +172,10 @@ class Catalog:
     name: str
     entries: tuple[CatalogEntry, ...]
     description: str = ""
+    formats: tuple[str, ...] = ()
+    """The body shapes (`ErrorInfo.format`: ``"agents"``, ``"openai"``...) whose errors
+    this catalog speaks for; empty, any API's. An API's catalog names its shape, so
+    that its advice for a code never reaches another API that uses the same code."""
 
     def __post_init__(self) -> None:
         if not _is_text(self.name):
@@ -172,6 +184,10 @@ class Catalog:
         if not all(isinstance(entry, CatalogEntry) for entry in entries):
             raise TypeError("catalog entries must be CatalogEntry values")
         object.__setattr__(self, "entries", entries)
+        formats = tuple(self.formats)
+        if not all(_is_text(name) for name in formats):
+            raise ValueError("a catalog's formats are non-empty strings")
+        object.__setattr__(self, "formats", formats)
 
     @classmethod
     def from_dict(cls, data: object) -> Catalog:
@@ -182,10 +198,14 @@ class Catalog:
         if not isinstance(raw_entries, list):
             raise TypeError("a catalog's entries are a JSON array")
         entries = tuple(_entry_from_dict(raw) for raw in raw_entries)
+        formats = data.get("formats", [])
+        if not isinstance(formats, list):
+            raise TypeError("a catalog's formats are a JSON array")
         return cls(
             name=data.get("name", ""),
             description=str(data.get("description", "")),
             entries=entries,
+            formats=tuple(formats),
         )
 
     @classmethod
@@ -193,9 +213,12 @@ class Catalog:
         """A catalog from a JSON document (see `from_dict`)."""
         return cls.from_dict(json.loads(text))
 
-    def lookup(self, status: int | None, message: str, code: str | None) -> str | None:
-        """The hint this catalog alone gives for an error, or None."""
-        return _Index((self,)).lookup(status, message, code)
+    def lookup(
+        self, status: int | None, message: str, code: str | None, shape: str | None = None
+    ) -> str | None:
+        """The hint this catalog alone gives for an error, or None (`shape`: as for
+        `lookup_hint`)."""
+        return _Index((self,)).lookup(status, message, code, shape)
 
 
 def _is_text(value: object) -> bool:
@@ -214,12 +237,18 @@ def _entry_from_dict(raw: object) -> CatalogEntry:
 class _Selectors:
     """One catalog's message, code and template entries, for dict lookups."""
 
-    __slots__ = ("codes", "messages", "templates")
+    __slots__ = ("codes", "formats", "messages", "templates")
 
-    def __init__(self) -> None:
+    def __init__(self, formats: tuple[str, ...]) -> None:
+        self.formats = frozenset(formats)
         self.messages: dict[str, list[CatalogEntry]] = {}
         self.codes: dict[str, list[CatalogEntry]] = {}
         self.templates: list[CatalogEntry] = []
+
+    def speaks_for(self, shape: str | None) -> bool:
+        """Whether the catalog answers for an error of body shape `shape` (None: not
+        known, so every catalog does)."""
+        return shape is None or not self.formats or shape in self.formats
 
     def lookup(self, status: int | None, key: str, text: str, code: str) -> str | None:
         for entry in self.messages.get(key, ()):
@@ -241,9 +270,9 @@ class _Index:
 
     def __init__(self, catalogs: tuple[Catalog, ...]) -> None:
         self.catalogs: list[_Selectors] = []
-        self.statuses: dict[str, list[CatalogEntry]] = {}
+        self.statuses: dict[str, list[tuple[_Selectors, CatalogEntry]]] = {}
         for catalog in catalogs:
-            selectors = _Selectors()
+            selectors = _Selectors(catalog.formats)
             for entry in catalog.entries:
                 self._add(selectors, entry)
             self.catalogs.append(selectors)
@@ -259,23 +288,30 @@ class _Index:
         elif entry.code is not None:
             selectors.codes.setdefault(entry.code.lower(), []).append(entry)
         else:
-            self.statuses.setdefault(str(entry.status), []).append(entry)
+            self.statuses.setdefault(str(entry.status), []).append((selectors, entry))
 
-    def lookup(self, status: int | None, message: str, code: str | None) -> str | None:
+    def lookup(
+        self, status: int | None, message: str, code: str | None, shape: str | None = None
+    ) -> str | None:
         code_key = code.lower() if isinstance(code, str) else ""
-        return self._cached(status, message if _is_text(message) else "", code_key)
+        shape = shape if isinstance(shape, str) else None
+        return self._cached(status, message if _is_text(message) else "", code_key, shape)
 
-    def _lookup(self, status: int | None, text: str, code_key: str) -> str | None:
+    def _lookup(
+        self, status: int | None, text: str, code_key: str, shape: str | None
+    ) -> str | None:
         key = _message_key(text)
         for selectors in self.catalogs:
-            hint = selectors.lookup(status, key, text, code_key)
-            if hint is not None:
-                return hint
+            if selectors.speaks_for(shape):
+                hint = selectors.lookup(status, key, text, code_key)
+                if hint is not None:
+                    return hint
         if status is None:
             return None
         for status_key in (str(status), f"{status // 100}xx"):
-            for entry in self.statuses.get(status_key, ()):
-                return entry.hint
+            for selectors, entry in self.statuses.get(status_key, ()):
+                if selectors.speaks_for(shape):
+                    return entry.hint
         return None
 
 
@@ -358,9 +394,13 @@ def catalog_names() -> tuple[str, ...]:
         return tuple(catalog.name for catalog in _registry or ())
 
 
-def lookup_hint(status: int | None, message: str, code: str | None) -> str | None:
+def lookup_hint(
+    status: int | None, message: str, code: str | None, shape: str | None = None
+) -> str | None:
     """Remediation text for an error from the registered catalogs, or None.
 
+    `shape`: the body's `ErrorInfo.format` (``""`` for a body of no known shape):
+    only the catalogs that speak for it answer. None: not known, every catalog may.
     The module docstring gives the order.
     """
-    return _current().lookup(status, message, code)
+    return _current().lookup(status, message, code, shape)

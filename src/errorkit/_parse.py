@@ -99,7 +99,7 @@ def _error_info(code: int | None, heads: Headers, doc: Document, found: Extracte
         retryable=retryable,
         retry_after=retry_after,
         details=found.details,
-        hint=lookup_hint(code, message, found.code),
+        hint=lookup_hint(code, message, found.code, found.format or ""),
         format=found.format,
         body=_body(doc),
         retry_after_source=_shown(source),

@@ -376,3 +376,66 @@ def test_lookup_hint_is_total(status: int | None, message: object, code: object)
     """Any status, message and code give a hint string or None, never an error."""
     hint = lookup_hint(status, message, code)  # type: ignore[arg-type]
     assert hint is None or hint.strip()
+
+
+# -- catalogs scoped to their API's shape ------------------------------------------------
+
+OPENAI_429 = (
+    b'{"error": {"message": "Rate limit reached for gpt-4o", "type": "requests",'
+    b' "param": null, "code": "rate_limit_exceeded"}}'
+)
+AGENTS_429 = (
+    b'{"error": {"code": "rate_limit_exceeded", "message": "Slow down",'
+    b' "status": 429, "retryAfter": 5}}'
+)
+
+
+def test_a_seed_catalogs_advice_stays_with_its_api() -> None:
+    """OpenAI's 429 shares the agents API's code: it gets the generic 429 advice."""
+    agents_hint = catalog_module._load_builtin("agents").lookup(  # type: ignore[union-attr]
+        429, "", "rate_limit_exceeded"
+    )
+    openai = errorkit.parse(429, {}, OPENAI_429)
+    agents = errorkit.parse(429, {}, AGENTS_429)
+    assert openai is not None
+    assert agents is not None
+    assert (openai.format, agents.format) == ("openai", "agents")
+    assert agents.hint == agents_hint
+    assert openai.hint == _generic(429)
+    assert openai.hint != agents_hint
+
+
+@pytest.mark.usefixtures("registry")
+def test_a_user_catalog_speaks_for_the_shapes_it_names() -> None:
+    mine = Catalog.from_json(
+        json.dumps(
+            {
+                "name": "acme",
+                "formats": ["openai"],
+                "entries": [
+                    {"code": "rate_limit_exceeded", "hint": "Acme: lower the concurrency."},
+                    {"status": 429, "hint": "Acme: any 429."},
+                ],
+            }
+        )
+    )
+    register_catalog(mine)
+    openai, agents = errorkit.parse(429, {}, OPENAI_429), errorkit.parse(429, {}, AGENTS_429)
+    assert openai is not None
+    assert agents is not None
+    assert openai.hint == "Acme: lower the concurrency."
+    assert agents.hint != "Acme: lower the concurrency."
+    other = errorkit.parse(429, {}, b"busy")  # no known shape: not acme's either
+    assert other is not None
+    assert other.hint == _generic(429)
+    # Asked without a shape (a direct lookup), every catalog may answer.
+    assert lookup_hint(429, "", "rate_limit_exceeded") == "Acme: lower the concurrency."
+    assert mine.lookup(429, "", None, "agents") is None
+
+
+@pytest.mark.parametrize(
+    ("formats", "error"), [("openai", TypeError), ([""], ValueError), ([7], ValueError)]
+)
+def test_a_catalogs_formats_are_checked(formats: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        Catalog.from_dict({"name": "x", "formats": formats, "entries": []})
