@@ -107,8 +107,9 @@ CUBIC_C = 0.4
 MIN_RATE = 0.5
 MAX_RATE = 1e5
 
-#: Slots a pace remembers, to tell the rate sent over the last second (more than
-#: any process sends to one scope in a second it is paced).
+#: Most slots a pace remembers, to tell the rate sent over the last second (older
+#: ones are dropped as new ones are taken; more than a process sends to one scope
+#: in a second it is paced).
 _RECENT = 4096
 
 #: A 429 arriving this soon after its scope reopened was sent before the cut: it
@@ -189,7 +190,10 @@ class _Pace:
     def spacing(self, slot: float, members: int) -> float:
         """Seconds from the slot taken, `slot`, to the next (this process's share): a
         learned rate as it is at `slot`, so that a queue drains as the rate climbs."""
-        self.recent.append(slot)
+        recent = self.recent
+        while recent and recent[0] <= slot - 1.0:  # only the last second is read
+            recent.popleft()
+        recent.append(slot)
         if self.quota is not None:
             return self.quota.interval * members / PACE_SHARE
         return members / learned_rate(self.peak, slot - self.cut, members)

@@ -16,7 +16,7 @@ from errorkit._gate import MAX_SCOPES, RateLimitGate, by_endpoint, by_origin, cl
 from errorkit._loop import RequestFacts, adrive, drive, step
 from errorkit.testing import InstantWaits, instant_waits
 
-from .test_loop import NO_JITTER, Answer, AsyncScript, RefusedError, Script, error
+from .test_loop import NO_JITTER, UNAVAILABLE, Answer, AsyncScript, RefusedError, Script, error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -232,7 +232,6 @@ def paced(budget: RetryBudget | None) -> tuple[RetryPolicy, RateLimitGate]:
 
 
 REQUEST = RequestFacts(method="GET", url=URL, replayable=True, has_idempotency_key=False)
-UNAVAILABLE = ErrorInfo(status=503, category=Category.UNAVAILABLE, message="down", retryable=True)
 
 
 def test_a_retry_the_budget_refuses_takes_no_slot(waits: InstantWaits) -> None:

@@ -25,6 +25,8 @@ from errorkit._gate import (
 from errorkit._shared import Curve, GateView
 from errorkit.testing import InstantWaits, instant_waits
 
+from .test_shared import Recorder
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -62,16 +64,6 @@ def send_for(gate: RateLimitGate, waits: InstantWaits, seconds: float, every: fl
         waits.sleep(max(gate.wait("GET", URL, None), every))
         sent += 1
     return sent
-
-
-class Recorder:
-    """A backend that only records what attaches to it."""
-
-    def attach(self, shared: object) -> None:
-        del shared
-
-    def wake(self) -> None:
-        pass
 
 
 # -- the curve ----------------------------------------------------------------------
@@ -216,3 +208,11 @@ def test_the_fleets_later_cut_is_followed_an_earlier_one_is_not(waits: InstantWa
     older = GateView(closed={}, quotas={}, members=1, learned={SCOPE: Curve(500.0, 30.0)})
     own.incoming(older, stale_after=60.0)
     assert slots(own, 2)[1] == pytest.approx(1 / START_RATE, abs=0.01)
+
+
+def test_a_pace_remembers_only_its_last_second_of_slots(waits: InstantWaits) -> None:
+    """A minute at 5/s leaves the last second's slots, not 300, per paced scope."""
+    gate = RateLimitGate()
+    gate.observe("GET", URL, None, bare_429(None))
+    assert send_for(gate, waits, 60.0, every=0.2) >= 290
+    assert len(gate._paces[SCOPE].recent) <= 6
