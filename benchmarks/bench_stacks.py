@@ -10,8 +10,9 @@ Three measures, all against a FaultServer in a child process on 127.0.0.1:
   (variant order shuffled each round); the ratio is the median over rounds of
   each round's time divided by the bare client's time in that same round. 60
   rounds of 100 requests per variant (formerly 15 of 300: shorter rounds pair
-  each variant with the bare client more closely in time), each block
-  preceded by a full garbage collection, the same for every variant;
+  each variant with the bare client more closely in time), each block on a new
+  client (so a new connection) and preceded by a full garbage collection, the
+  same for every variant;
 * amplification: server attempts per logical request during a full outage
   (every answer a 503), errorkit's default policy and budget against the
   alternatives configured for 3 attempts;
@@ -146,25 +147,35 @@ def _requests_tenacity() -> tuple[Sender, Callable[[], None]]:
 def _urllib3_variants() -> list[Variant]:
     import urllib3
 
+    from errorkit.urllib3 import PoolManager
     from errorkit.urllib3 import Retry as ErrorkitRetry
 
-    def pool(retries: Any) -> tuple[Sender, Callable[[], None]]:
-        manager = urllib3.PoolManager(retries=retries)
+    def pool(manager: Any) -> tuple[Sender, Callable[[], None]]:
         return (lambda url: int(manager.request("GET", url, timeout=5.0).status)), manager.clear
 
     return [
-        Variant("urllib3", "bare", lambda: pool(False)),
-        Variant("urllib3", "errorkit", lambda: pool(ErrorkitRetry())),
-        Variant("urllib3", NO_GATE, lambda: pool(ErrorkitRetry(_no_gate()))),
+        Variant("urllib3", "bare", lambda: pool(urllib3.PoolManager(retries=False))),
+        # errorkit's PoolManager: its gate holds first attempts, and a used-up limit
+        # on a success closes it; the Retry alone in urllib3's own manager runs
+        # only after a failure.
+        Variant("urllib3", "errorkit", lambda: pool(PoolManager())),
+        Variant("urllib3", NO_GATE, lambda: pool(PoolManager(_no_gate()))),
+        Variant(
+            "urllib3",
+            "errorkit Retry, urllib3's manager",
+            lambda: pool(urllib3.PoolManager(retries=ErrorkitRetry())),
+        ),
         Variant(
             "urllib3",
             "urllib3 Retry",
             lambda: pool(
-                urllib3.Retry(
-                    total=2,
-                    backoff_factor=0.1,
-                    status_forcelist=RETRY_STATUSES,
-                    raise_on_status=False,
+                urllib3.PoolManager(
+                    retries=urllib3.Retry(
+                        total=2,
+                        backoff_factor=0.1,
+                        status_forcelist=RETRY_STATUSES,
+                        raise_on_status=False,
+                    )
                 )
             ),
         ),
@@ -398,40 +409,73 @@ def variants() -> list[Variant]:
 # -- the three measures --------------------------------------------------------------------
 
 
+#: Requests each new client sends, untimed, before its timed block.
+WARM_UP = 10
+
+
+def _round(
+    group: list[Variant],
+    url: str,
+    per_round: int,
+    rng: random.Random,
+    samples: dict[int, list[float]],
+) -> None:
+    """One round of one stack's variants: a new client each (so a new connection and
+    server thread: a connection that happens to be served faster favours no
+    variant), `WARM_UP` untimed requests, then `per_round` timed requests each,
+    interleaved request by request in a shuffled order, so that every variant's
+    requests meet the same moments of the machine's load."""
+    built = [(v, *v.make()) for v in group]
+    try:
+        for _, send, _ in built:
+            for _ in range(WARM_UP):
+                send(url)
+        rng.shuffle(built)
+        totals = dict.fromkeys((id(v) for v, _, _ in built), 0.0)
+        gc.collect()
+        clock = time.perf_counter
+        for _ in range(per_round):
+            for v, send, _ in built:
+                start = clock()
+                send(url)
+                totals[id(v)] += clock() - start
+        for key, total in totals.items():
+            samples[key].append(total / per_round * 1e6)
+    finally:
+        for _, _, close in built:
+            close()
+
+
 def overhead(
     base: str, rounds: int, per_round: int, stacks: set[str] | None = None
 ) -> list[dict[str, Any]]:
     """Median µs per successful request, per variant, interleaved across rounds.
 
-    Every variant gets the same treatment: 50 warm-up requests, then in each round
-    (variant order shuffled) a full garbage collection right before its timed
-    block of `per_round` requests, so that no block inherits a collection that
+    Every variant gets the same treatment: 50 warm-up requests once, then in each
+    round (variant order shuffled) a new client, `WARM_UP` untimed requests on it,
+    and a full garbage collection right before its timed block of `per_round`
+    requests, so that no block inherits a collection that
     earlier blocks' garbage made due; the collector stays on inside the block, so
     each variant pays for its own allocations. Many short rounds pair each variant
     with the bare client closely in time. `stacks`: measure only these.
     """
     chosen = [v for v in variants() if stacks is None or v.stack in stacks]
-    built = {id(v): v.make() for v in chosen}
     samples: dict[int, list[float]] = {id(v): [] for v in chosen}
     rng = random.Random(7)
     url = f"{base}/fast"
-    try:
-        for v in chosen:  # warm up connections and code paths
+    for v in chosen:  # warm up the code paths once
+        send, close = v.make()
+        try:
             for _ in range(50):
-                built[id(v)][0](url)
-        for _ in range(rounds):
-            order = chosen[:]
-            rng.shuffle(order)
-            for v in order:
-                send = built[id(v)][0]
-                gc.collect()
-                start = time.perf_counter()
-                for _ in range(per_round):
-                    send(url)
-                samples[id(v)].append((time.perf_counter() - start) / per_round * 1e6)
-    finally:
-        for send_close in built.values():
-            send_close[1]()
+                send(url)
+        finally:
+            close()
+    by_stack: dict[str, list[Variant]] = {}
+    for v in chosen:
+        by_stack.setdefault(v.stack, []).append(v)
+    for _ in range(rounds):
+        for group in by_stack.values():
+            _round(group, url, per_round, rng, samples)
     # Each round times every variant once, in shuffled order: the ratio to the bare
     # client *of the same round* cancels the machine's drift between rounds.
     bare = {v.stack: samples[id(v)] for v in chosen if v.name == "bare"}
@@ -454,7 +498,7 @@ def overhead(
 @contextmanager
 def _errorkit_waits_are_virtual(variant: Variant) -> Iterator[None]:
     """errorkit waits through its clock seam: make them instant (the clock still moves)."""
-    if variant.name == "errorkit":
+    if variant.name.startswith("errorkit"):
         with instant_waits():
             yield
     else:

@@ -128,6 +128,10 @@ REMAINING_HEADERS = (
     "ratelimit-remaining",
     "ratelimit",
 )
+#: The same names as a set: an adapter whose headers keep their lower-case names
+#: in a dict (or a view that compares without case) tells in one set operation
+#: that none is there, before `errorkit._gate.used_up` looks each one up.
+REMAINING_NAMES = frozenset(REMAINING_HEADERS)
 _MS_HEADERS = ("x-ms-retry-after-ms", "x-amz-retry-after")
 _SHOULD_RETRY = ("x-should-retry", "stripe-should-retry")
 #: Every header `read_hints` reads (``date`` only dates the others): a response

@@ -51,6 +51,7 @@ from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
 from errorkit._gate import used_up
+from errorkit._hints import REMAINING_NAMES
 from errorkit._loop import ErrorResponse, Failed, Final, adrive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, Reason, RetryPolicy, TransportFailure
@@ -77,6 +78,10 @@ DRAIN_SECONDS = 1.0
 #: Most bytes errorkit asks of a response stream in one read: aiohttp raises the
 #: decoded bytes it may inflate per step to the largest read asked (256 KiB by default).
 _PIECE = 64 * 1024
+
+#: Whether multidict's key views compare names without case in set operations
+#: (probed once here: multidict 7 does); if not, `used_up` looks each name up.
+_CASELESS_KEYS = not CIMultiDict({"A": ""}).keys().isdisjoint({"a"})
 
 # aiohttp re-runs the chain once for these methods (aiohttp.client.IDEMPOTENT_METHODS).
 _AIOHTTP_AUTO_RETRIED = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -185,7 +190,11 @@ class _Call:
         return None  # an aiohttp response needs a connection: the refusal is raised
 
     def used_up(self, response: ClientResponse) -> Mapping[str, str] | None:
-        return response.headers if used_up(response.headers) else None
+        headers = response.headers
+        # One set operation tells that no remaining count is there (ten gets: 0.2 us).
+        if _CASELESS_KEYS and headers.keys().isdisjoint(REMAINING_NAMES):
+            return None
+        return headers if used_up(headers) else None
 
     def refuse(self, info: ErrorInfo) -> BaseException:
         return build(class_for(info.category, info.status), aiohttp.ClientConnectionError, info)

@@ -66,7 +66,7 @@ from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._exceptions import class_for
 from errorkit._formats import MAX_BODY
 from errorkit._gate import local_answer, used_up
-from errorkit._hints import REMAINING_HEADERS
+from errorkit._hints import REMAINING_NAMES
 from errorkit._loop import ErrorResponse, Failed, Final, drive
 from errorkit._parse import parse
 from errorkit._policy import IDEMPOTENT_METHODS, RetryPolicy, TransportFailure
@@ -158,10 +158,6 @@ class RetryAdapter(HTTPAdapter):
         return drive(self.policy, call)
 
 
-#: The remaining-count headers, by the lower-case names requests keys them under.
-_REMAINING = frozenset(REMAINING_HEADERS)
-
-
 class _Call:
     """One hop of `Session.send`, as `drive()` runs it (see `errorkit._loop.Call`)."""
 
@@ -230,7 +226,7 @@ class _Call:
         # requests keys its headers' ``_store`` by the lower-case name: one set
         # operation tells that no remaining count is there (ten gets cost 3.5 us).
         store = getattr(headers, "_store", None)
-        if isinstance(store, dict) and _REMAINING.isdisjoint(store):
+        if isinstance(store, dict) and REMAINING_NAMES.isdisjoint(store):
             return None
         return headers if used_up(headers) else None
 
@@ -374,12 +370,23 @@ class _Call:
 
 
 def _receive(response: requests.Response) -> None:
-    """Take the rest of `response`'s body off the wire, undecoded, and put it back (`_peek`).
+    """Take the rest of `response`'s body off the wire, so that a body cut short is
+    the attempt's failure; a read that fails raises what requests' ``.content`` raises.
 
-    requests then reads and decodes it from memory, where and as it would have
-    from the socket; a read that fails raises what requests' ``.content`` raises.
+    A body with no content coding cannot fail to decode: requests reads it here,
+    as ``.content``, exactly as it would have later. A coded one is taken off
+    undecoded and put back (`_peek`), so that requests decodes it where it would
+    have, in `Session.send` after the hooks ran and the cookies were stored.
     """
-    _peek(response, sys.maxsize)
+    coding = response.headers.get("content-encoding")
+    if coding is None or coding.strip().lower() in _UNCODED:
+        response.content  # noqa: B018 - read and kept by requests for the caller
+    else:
+        _peek(response, sys.maxsize)
+
+
+#: Content-Encoding values that mean no coding.
+_UNCODED = frozenset({"", "identity"})
 
 
 def _transport_error(failed: Failed, attempts: int) -> APIConnectionError:

@@ -82,6 +82,7 @@ from errorkit._clock import CLOCK
 from errorkit._exceptions import RateLimitError
 from errorkit._formats import MAX_BODY
 from errorkit._gate import refusal, used_up
+from errorkit._hints import REMAINING_NAMES
 from errorkit._loop import REWAITS, Failed, RequestFacts, record_request, step
 from errorkit._parse import parse
 from errorkit._policy import Decision, Reason, RetryPolicy, TransportFailure
@@ -697,13 +698,13 @@ class _DeadlinePool(HTTPConnectionPool):
                 retries,
                 redirect,
                 assert_same_host,
-                timeout=timeout,
-                pool_timeout=pool_timeout,
-                release_conn=release_conn,
-                chunked=chunked,
-                body_pos=body_pos,
-                preload_content=preload_content,
-                decode_content=decode_content,
+                timeout,  # urllib3's order; by position, as `_make_request` says why
+                pool_timeout,
+                release_conn,
+                chunked,
+                body_pos,
+                preload_content,
+                decode_content,
                 **response_kw,
             )
         except EmptyPoolError as exc:
@@ -712,21 +713,39 @@ class _DeadlinePool(HTTPConnectionPool):
                 raise
             raise bounded._out_of_time(self, url) from exc  # noqa: SLF001
         gate = chosen.policy.gate if isinstance(chosen, Retry) else None
-        if gate is not None and response.status < 400 and used_up(response.headers):
+        if gate is not None and response.status < 400 and _used_up(response.headers):
             gate.observe_used_up(method, _full_url(self, url), headers, response.headers)
         return response
 
-    def _make_request(
-        self, conn: BaseHTTPConnection, method: str, url: str, *args: Any, **kwargs: Any
+    def _make_request(  # noqa: PLR0913, PLR0917 - urllib3's signature, passed on as it is
+        self,
+        conn: BaseHTTPConnection,
+        method: str,
+        url: str,
+        body: _TYPE_BODY | None = None,
+        headers: Mapping[str, str] | None = None,
+        retries: _Urllib3Retry | None = None,
+        timeout: _TYPE_TIMEOUT | Timeout = Timeout.DEFAULT_TIMEOUT,
+        chunked: bool = False,
+        response_conn: BaseHTTPConnection | None = None,
+        preload_content: bool = True,
+        decode_content: bool = True,
+        enforce_content_length: bool = True,
     ) -> BaseHTTPResponse:
-        """urllib3's ``_make_request``, its response read within the attempt's deadline."""
-        retries = kwargs.get("retries")
+        """urllib3's ``_make_request``, its response read within the attempt's deadline.
+
+        urllib3's parameters are named, not taken as ``**kwargs``: it calls this once
+        per attempt with all of them, and a dict built and unpacked twice per call
+        was a tenth of what errorkit costs a success.
+        """
+        args = (body, headers, retries, timeout, chunked, response_conn)
+        flags = (preload_content, decode_content, enforce_content_length)
         until = retries._until() if isinstance(retries, Retry) else None  # noqa: SLF001
         if until is None or not isinstance(conn, _DeadlineConnection):
-            return super()._make_request(conn, method, url, *args, **kwargs)
+            return super()._make_request(conn, method, url, *args, *flags)
         conn.errorkit_until = until
         try:
-            return super()._make_request(conn, method, url, *args, **kwargs)
+            return super()._make_request(conn, method, url, *args, *flags)
         except _Cut as cut:
             failure = _at_deadline(CUT_SHORT, retries.policy.deadline)  # type: ignore[union-attr]
             raise _CutAtDeadline(self, url, failure.description) from cut.__cause__
@@ -854,6 +873,16 @@ def _wait_at_gate(
         CLOCK.sleep(seconds)
         if gate.closings == mark or not gate.closed_for(method, full, headers):
             return
+
+
+def _used_up(headers: Mapping[str, str]) -> bool:
+    """`errorkit._gate.used_up` on urllib3's headers: its ``HTTPHeaderDict`` keys its
+    ``_container`` by the lower-case name, so one set operation tells that no
+    remaining count is there (ten gets, each a caught KeyError, cost 5 us)."""
+    container = getattr(headers, "_container", None)
+    if isinstance(container, dict) and REMAINING_NAMES.isdisjoint(container):
+        return False
+    return used_up(headers)
 
 
 def _full_url(pool: object, url: str | None) -> str:

@@ -225,3 +225,34 @@ def test_concurrent_callers_wait_for_the_gate_in_real_time(
     first, *later = fault_server.requests("/c")
     assert len(later) == 3
     assert all(hit.t - first.t >= 0.95 for hit in later)  # none sent inside the wait
+
+
+def test_used_up_looks_each_name_up_where_one_set_operation_cannot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The adapters tell in one set operation that no remaining count is there; where
+    they cannot (a multidict whose key views compare with case, headers of another
+    class) each name is looked up instead, without case, and the answer is the same."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from urllib3 import HTTPHeaderDict
+
+    import errorkit.aiohttp
+    import errorkit.urllib3
+
+    class Response:
+        def __init__(self, headers: dict[str, str]) -> None:
+            self.headers = CIMultiDictProxy(CIMultiDict(headers))
+
+    used_up_of = object.__new__(errorkit.aiohttp._Call).used_up
+    for caseless in (True, False):
+        monkeypatch.setattr(errorkit.aiohttp, "_CASELESS_KEYS", caseless)
+        spent = Response({"X-RateLimit-Remaining": "0"})
+        assert used_up_of(spent) is spent.headers  # type: ignore[arg-type]
+        assert used_up_of(Response({"X-RateLimit-Remaining": "3"})) is None  # type: ignore[arg-type]
+        assert used_up_of(Response({"Content-Type": "text/plain"})) is None  # type: ignore[arg-type]
+
+    used_up = errorkit.urllib3._used_up
+    assert used_up(HTTPHeaderDict({"X-RateLimit-Remaining": "0"}))
+    assert not used_up(HTTPHeaderDict({"X-RateLimit-Remaining": "3"}))
+    assert used_up({"x-ratelimit-remaining": "0"})  # no ``_container``: looked up
+    assert not used_up({"content-type": "text/plain"})
