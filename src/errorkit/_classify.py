@@ -14,7 +14,9 @@ The category is decided by the first rule that applies:
    (None, or a 2xx/3xx carrying an in-band error) the status the body claims is
    used instead.
 5. A *descriptive code* (``unauthorized``, ``NOT_FOUND``, ``invalid_auth``,
-   ``*_not_found``...) when the status says no more than "some 4xx" or is absent.
+   ``*_not_found``, ``*AlreadyExists``...; of a dotted code such as
+   ``AuthFailure.SignatureFailure``, the whole, then its first segment) when the
+   status says no more than "some 4xx" or is absent.
 6. The status class: other 4xx ``client``, other 5xx ``server``; with no status at
    all, ``client``.
 
@@ -257,15 +259,28 @@ def _code_meaning(raw: str) -> _Code:
     if not key:
         return _NO_CODE
     bare = key.removesuffix("exception")
-    descriptive = _DESCRIPTIVE.get(key) or _DESCRIPTIVE.get(bare)
-    if descriptive is None and bare.endswith("notfound"):
-        descriptive = C.NOT_FOUND
+    descriptive = _DESCRIPTIVE.get(key) or _DESCRIPTIVE.get(bare) or _by_suffix(bare)
+    if descriptive is None and "." in raw:
+        # A dotted code names its class first: AuthFailure.SignatureFailure
+        head = _key(raw.partition(".")[0]).removesuffix("exception")
+        descriptive = _DESCRIPTIVE.get(head) or _by_suffix(head)
     return _Code(
         decisive=_DECISIVE.get(key) or _DECISIVE.get(bare),
         decisive_4xx=_DECISIVE_4XX.get(key) or _DECISIVE_4XX.get(bare),
         descriptive=descriptive,
         basis=f"code {escape_control(str(raw))}",
     )
+
+
+#: Endings of a code that say what it means, whatever comes before them.
+_SUFFIXES = (
+    (("notfound", "notexist", "notexists", "doesnotexist"), C.NOT_FOUND),
+    (("alreadyexist", "alreadyexists"), C.CONFLICT),
+)
+
+
+def _by_suffix(key: str) -> Category | None:
+    return next((category for ends, category in _SUFFIXES if key.endswith(ends)), None)
 
 
 def _key(raw: str) -> str:

@@ -218,6 +218,7 @@ def _as_json(status: int, info: ErrorInfo | None) -> dict[str, Any]:
         "hint": info.hint,
         "format": info.format,
         "details": list(info.details),
+        "extra": dict(info.extra),
         "default_policy": dict(_what_errorkit_does(info)),
         "gate": _what_the_gate_does(info),
     }
@@ -266,6 +267,7 @@ def _rows(status: int, info: ErrorInfo | None) -> list[tuple[str, str]]:
         ("format", info.format),
     ]
     rows.extend((f"details[{i}]", _short(d)) for i, d in enumerate(info.details[:10]))
+    rows.extend((f"extra.{name}", _short(value)) for name, value in list(info.extra.items())[:10])
     rows.extend((f"default policy, {m}", text) for m, text in _what_errorkit_does(info))
     rows.append(("rate-limit gate", _what_the_gate_does(info)))
     return [(name, safe_text(value, 500)) for name, value in rows]

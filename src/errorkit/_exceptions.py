@@ -248,7 +248,7 @@ def pickle_state(exc: BaseException) -> dict[str, Any]:
 
     Every other attribute goes through `redact_value`, so a URL or text that
     holds a credential is pickled redacted. errorkit's own `info` is kept, but
-    its raw `body` and `details` (where a server may echo the request's
+    its raw `body`, `details` and `extra` (where a server may echo the request's
     credentials back) are pickled redacted too: a pickle leaves the process.
     """
     state = {name: _pickled(name, value) for name, value in exc.__dict__.items()}
@@ -261,9 +261,10 @@ def pickle_state(exc: BaseException) -> dict[str, Any]:
 def _pickled(name: str, value: object) -> object:
     if name == "info" and isinstance(value, ErrorInfo):
         body, details = redact_value(value.body), redact_value(value.details)
-        if body is value.body and details is value.details:
+        extra = redact_value(dict(value.extra))
+        if body is value.body and details is value.details and extra == value.extra:
             return value
-        return dataclasses.replace(value, body=body, details=details)  # type: ignore[arg-type]
+        return dataclasses.replace(value, body=body, details=details, extra=extra)  # type: ignore[arg-type]
     return value if name in _ERRORKIT_ATTRIBUTES else redact_value(value)
 
 

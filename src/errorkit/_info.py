@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from errorkit._text import safe_text
@@ -50,6 +51,31 @@ class Quota(NamedTuple):
         return self.window / self.limit
 
 
+class ReadOnlyMap(Mapping[str, object]):
+    """A read-only copy of a mapping that pickles and deep-copies (a
+    ``MappingProxyType`` does neither, and `dataclasses.asdict` deep-copies)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, object] | None = None) -> None:
+        self._items = dict(items or {})
+
+    def __getitem__(self, key: str) -> object:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
+
+    def __reduce__(self) -> tuple[type[ReadOnlyMap], tuple[dict[str, object]]]:
+        return type(self), (self._items,)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class ErrorInfo:
     """Everything errorkit learned from one error response (or transport failure).
@@ -88,6 +114,10 @@ class ErrorInfo:
         retryable_reason: one short sentence saying why `retryable` is what it is.
         quota: the quota the server states (``RateLimit-Policy``), as
             ``Quota(limit, window)``, or None; the rate-limit gate paces by it.
+        extra: the other fields the body's shape carries, by name (Stripe's
+            ``decline_code``, OpenAI's ``param``, Slack's ``needed``...), as the
+            server sent them: a read-only mapping, empty when there are none.
+            Raw like `body` (not redacted); not part of the hash.
     """
 
     status: int | None
@@ -106,6 +136,13 @@ class ErrorInfo:
     should_retry: bool | None = None
     retryable_reason: str = ""
     quota: Quota | None = None
+    extra: Mapping[str, object] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        # A copy behind a read-only view: the value stays frozen whatever the caller
+        # does with the dict it passed.
+        if not isinstance(self.extra, ReadOnlyMap):
+            object.__setattr__(self, "extra", ReadOnlyMap(self.extra))
 
     def __repr__(self) -> str:
         fields: list[tuple[str, object]] = [

@@ -106,6 +106,7 @@ def _error_info(code: int | None, heads: Headers, doc: Document, found: Extracte
         should_retry=hints.should_retry,
         retryable_reason=safe_text(reason, MAX_FIELD),
         quota=hints.quota,
+        extra=found.extra,
     )
 
 

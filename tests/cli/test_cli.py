@@ -277,3 +277,16 @@ def test_explain_writes_to_a_stdout_that_is_not_utf8(monkeypatch: pytest.MonkeyP
     text = buffer.getvalue().decode("ascii")
     assert "caf\\xe9" in text
     assert "\\u65e5" in text
+
+
+def test_explain_shows_the_vendor_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    """`ErrorInfo.extra` is in the JSON and in the table, each field on its row."""
+    body = '{"error": {"type": "invalid_request_error", "message": "No such", "param": "model"}}'
+    args = ("explain", "--status", "400", "-H", "Content-Type: application/json", "--body", body)
+    code, out, _ = run(capsys, *args, "--json")
+    assert code == 0
+    assert json.loads(out)["extra"] == {"param": "model"}
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    assert "extra.param" in out
+    assert "model" in out

@@ -115,3 +115,55 @@ def test_repr_shows_the_safe_fields_and_never_the_body() -> None:
         "retryable=False, format='empty')"
     )
     assert info.body == {"api_key": "BODYSECRET"}  # the raw data stays, for programs
+
+
+STRIPE_DECLINE = (
+    b'{"error": {"type": "card_error", "code": "card_declined", "decline_code":'
+    b' "insufficient_funds", "param": "card", "message": "Your card has insufficient funds.",'
+    b' "doc_url": "https://stripe.com/docs/error-codes/card-declined"}}'
+)
+
+
+def test_extra_keeps_the_vendor_fields_read_only() -> None:
+    """The other fields a shape carries reach `ErrorInfo.extra`, as sent, and stay put."""
+    info = errorkit.parse(402, {"content-type": "application/json"}, STRIPE_DECLINE)
+    assert info is not None
+    assert dict(info.extra) == {
+        "decline_code": "insufficient_funds",
+        "param": "card",
+        "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+    }
+    with pytest.raises(TypeError):
+        info.extra["param"] = "other"  # type: ignore[index]
+    assert "insufficient_funds" not in repr(info)  # raw server data, like body
+    copied = pickle.loads(pickle.dumps(info))
+    assert copied == info
+    assert copied.extra == info.extra
+    assert dataclasses.asdict(info)["extra"] == info.extra
+    assert errorkit.parse(404, {}, b'{"message": "gone"}').extra == {}  # type: ignore[union-attr]
+
+
+def test_extra_is_a_copy_of_what_the_caller_passed() -> None:
+    fields = {"param": "card"}
+    info = ErrorInfo(status=400, category=Category.BAD_REQUEST, message="m", extra=fields)
+    fields["param"] = "changed"
+    assert info.extra == {"param": "card"}
+    assert info == ErrorInfo(
+        status=400, category=Category.BAD_REQUEST, message="m", extra={"param": "card"}
+    )
+    assert hash(info) == hash(dataclasses.replace(info, extra={"other": 1}))
+
+
+def test_a_pickled_exception_carries_extra_redacted() -> None:
+    """A server that echoes a credential in a vendor field: the pickle hides it."""
+    body = (
+        b'{"error": {"type": "invalid_request_error", "message": "bad key",'
+        b' "param": "Bearer sk_live_abcdefghijklmnopqrstuvwx"}}'
+    )
+    info = errorkit.parse(401, {"content-type": "application/json"}, body)
+    assert info is not None
+    assert "sk_live" in str(info.extra["param"])
+    error = errorkit.AuthenticationError(info)
+    restored = pickle.loads(pickle.dumps(error))
+    assert "sk_live" not in pickle.dumps(error).decode("latin-1")
+    assert restored.info.message == "bad key"

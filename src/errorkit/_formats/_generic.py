@@ -1,8 +1,11 @@
 """The fallbacks tried after every registered recognizer, in this order.
 
 1. ``www-authenticate``: a Bearer challenge's ``error`` (RFC 6750), when the body
-   matched no known shape;
-2. ``json``: a JSON document of unknown shape, its message from the usual keys;
+   matched no known shape (a JSON body's sentence, if it has one, is the message);
+2. ``json``: a JSON document of unknown shape, read by what its fields are
+   (`errorkit._formats._fields`); on a 2xx it is an in-band error when it says it
+   failed (``ok``/``success`` false, ``status: "error"``, an error object at the
+   top or in a response envelope, without data);
 3. ``empty``: nothing but whitespace;
 4. ``html`` and ``xml``: a page's title or first heading, or its first text;
 5. ``text``: the first non-empty line (or, for JSON cut at the size bound, the
@@ -13,20 +16,22 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 from errorkit._formats._base import NOT_JSON, Document, Extracted
-from errorkit._formats._markup import html_page, looks_like_html, looks_like_xml, xml_text
+from errorkit._formats._fields import informative, is_identifier, read_fields
+from errorkit._formats._markup import (
+    html_page,
+    looks_like_html,
+    looks_like_xml,
+    text_request_id,
+    xml_text,
+)
 from errorkit._formats._oauth import www_authenticate
 from errorkit._formats._util import (
-    as_code,
     as_status,
     as_text,
-    field_errors,
-    field_message,
-    first,
     hints,
-    is_token,
-    items,
 )
 
 #: Longest first line of a text body kept as the message.
@@ -61,9 +66,9 @@ def fallback(doc: Document) -> Extracted:
     """Whatever can be said about a body no registered recognizer claimed."""
     challenge = www_authenticate(doc)
     if challenge is not None:
-        return challenge
+        return _with_body_text(challenge, doc)
     if doc.json is not NOT_JSON:
-        return unknown_json(doc.json)
+        return unknown_json(doc.json, doc.status)
     if not doc.text.strip():
         return Extracted(format="empty")
     if looks_like_html(doc):
@@ -73,77 +78,76 @@ def fallback(doc: Document) -> Extracted:
     return plain_text(doc.text)
 
 
-def unknown_json(value: object) -> Extracted:
-    """A JSON body of no known shape: message, code and hints from the usual keys."""
-    if isinstance(value, list):
-        message, details = _from_list(value, 0)
-        return Extracted(format="json", message=message, details=details)
-    if not isinstance(value, dict):
-        return Extracted(format="json")
-    message, details, key = _message(value, 0)
-    err = value.get("error")
-    found = hints(value, err)
+def _with_body_text(challenge: Extracted, doc: Document) -> Extracted:
+    """A challenge that only has its ``error`` token takes a JSON body's sentence or
+    phrase as its message (the token stays the code)."""
+    if doc.json is NOT_JSON or not challenge.message or not is_identifier(challenge.message):
+        return challenge
+    found = read_fields(doc.json, doc.status)
+    if found.message is None or informative(found.message) == 2:
+        return challenge
+    return replace(challenge, message=found.message, request_id=found.request_id)
+
+
+def unknown_json(value: object, status: int = 0) -> Extracted:
+    """A JSON body of no known shape, read by `errorkit._formats._fields` (what its
+    fields are, not whose they are); retry hints from the usual keys."""
+    found = read_fields(value, status)
+    obj = value if isinstance(value, dict) else {}
+    err = obj.get("error")
+    body_hints = hints(obj, err)
     return Extracted(
         format="json",
-        message=message,
-        code=_code(value, err, key),
-        type=as_text(value.get("type"))
-        or (as_text(err.get("type")) if isinstance(err, dict) else None),
-        status=_status(value),
-        details=details,
-        retry_after=found.retry_after,
-        retry_after_source=found.source,
-        request_id=found.request_id,
-        retryable=found.retryable,
+        message=found.message,
+        code=found.code,
+        type=found.type,
+        status=_status(obj),
+        details=found.details,
+        retry_after=body_hints.retry_after,
+        retry_after_source=body_hints.source,
+        request_id=body_hints.request_id or found.request_id,
+        retryable=body_hints.retryable,
+        in_band=status < 400 and found.message is not None and reports_failure(obj),
     )
 
 
-def _message(obj: dict[str, object], depth: int) -> tuple[str | None, tuple[object, ...], str]:
-    for key in _MESSAGE_KEYS:
-        value = obj.get(key)
-        if value is None:
-            continue
-        message, details = _from_value(value, depth)
-        if message is not None:
-            return message, details, key
-    fields = field_errors(obj)
-    if fields:
-        return field_message(fields[0]), tuple(fields), ""
-    return None, (), ""
+#: Envelope members a response wraps its error in, one level down.
+_ENVELOPES = ("response", "result", "data", "body", "payload")
+#: Members named as an error's text: present on a 2xx, the response failed.
+_ERROR_TEXTS = ("error_message", "errormessage", "errmsg", "error_msg", "error_description")
+#: ``status`` values of a failed response (JSend's ``fail`` and ``error``...).
+_FAILED = frozenset({"error", "fail", "failed", "failure"})
 
 
-def _from_value(value: object, depth: int) -> tuple[str | None, tuple[object, ...]]:
-    if isinstance(value, str):
-        return as_text(value), ()
-    if depth >= _MAX_DEPTH:
-        return None, ()
-    if isinstance(value, list):
-        return _from_list(value, depth + 1)
-    if isinstance(value, dict):
-        message, details, _ = _message(value, depth + 1)
-        return message, details
-    return None, ()
+def reports_failure(value: object) -> bool:
+    """Whether a JSON body says it failed, for a 2xx (`Extracted.in_band`): ``ok``
+    or ``success`` false, a ``status`` of ``error``/``fail``, a member named as an
+    error message (``error_message``, ``errMsg``), or an error object (or non-empty
+    ``errors``) at the top or in one response envelope, without data beside it.
+    Keys are compared without case."""
+    obj = _lowered(value)
+    if obj.get("ok") is False or obj.get("success") is False:
+        return True
+    status = obj.get("status")
+    if isinstance(status, str) and status.strip().lower() in _FAILED:
+        return True
+    if any(as_text(obj.get(key)) for key in _ERROR_TEXTS):
+        return True
+    inner = (_lowered(obj[key]) for key in _ENVELOPES if isinstance(obj.get(key), dict))
+    return any(_has_error(level) for level in (obj, *inner))
 
 
-def _from_list(value: list[object], depth: int) -> tuple[str | None, tuple[object, ...]]:
-    head = first(value)
-    if head is None:
-        return None, ()
-    message, _ = _from_value(head, depth)
-    return message, items(value, 1)
+def _lowered(value: object) -> dict[str, object]:
+    if not isinstance(value, dict):
+        return {}
+    return {key.lower(): member for key, member in value.items() if isinstance(key, str)}
 
 
-def _code(obj: dict[str, object], err: object, message_key: str) -> str | None:
-    for key in _CODE_KEYS:
-        found = as_code(obj.get(key))
-        if found is not None:
-            return found
-    if isinstance(err, dict):
-        return as_code(err.get("code"))
-    # {"error": "not_found", "message": "..."}: the error member is a code
-    if message_key != "error" and isinstance(err, str) and is_token(err):
-        return err
-    return None
+def _has_error(obj: dict[str, object]) -> bool:
+    if obj.get("data") not in (None, {}, []):
+        return False
+    error, errors = obj.get("error"), obj.get("errors")
+    return (isinstance(error, dict) and bool(error)) or (isinstance(errors, list) and bool(errors))
 
 
 def _status(obj: dict[str, object]) -> int | None:
@@ -166,7 +170,7 @@ def plain_text(body: str) -> Extracted:
     if len(line) >= 2 and line[0] == line[-1] == '"':
         # a bare JSON string: "Not Found"
         line = _unquote(line) or line
-    return Extracted(format="text", message=line or None)
+    return Extracted(format="text", message=line or None, request_id=text_request_id(body))
 
 
 def _salvage(body: str) -> str | None:

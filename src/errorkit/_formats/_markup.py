@@ -12,6 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from errorkit._formats._base import Document, Extracted
+from errorkit._formats._fields import informative, read_fields
 from errorkit._info import Category
 
 #: Characters of a page searched for a title, a heading or text.
@@ -22,6 +23,8 @@ _MAX_ELEMENT = 4096
 _MAX_SNIPPET = 300
 #: Most XML elements walked while looking for an error element.
 _MAX_ELEMENTS = 500
+#: Levels of nested elements read by `as_members`.
+_MAX_XML_DEPTH = 8
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _XML_TYPES = frozenset({"application/xml", "text/xml"})
@@ -39,6 +42,15 @@ _SKIP_END = {tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE) for tag in ("script
 _CF_CODE = re.compile(r'cf-error-code">\s*(\d{1,6})')
 # Cloudflare 1015: "You are being rate limited".
 _CF_CATEGORIES = {"1015": Category.RATE_LIMITED}
+#: Titles that name no error.
+_EMPTY_TITLES = frozenset({"error", "untitled", "oops", "oops!"})
+#: A request id as a page or text shows it.
+_SHOWN_ID = re.compile(
+    r"\b(?:request[\s_-]?id|reference(?:\s+(?:id|number|no\.?))?|xid|trace[\s_-]?id|"
+    r"correlation[\s_-]?id|incident[\s_-]?id|support[\s_-]?id)\s*(?:[:#=]|is)\s*#?\s*"
+    r"([A-Za-z0-9][A-Za-z0-9._:+/=-]{5,127})",
+    re.IGNORECASE,
+)
 
 
 def _space(tag: re.Match[str]) -> str:
@@ -107,19 +119,65 @@ def looks_like_xml(doc: Document) -> bool:
 
 
 def html_page(doc: Document) -> Extracted:
-    """An HTML error page: its title, else its first heading, else its first text."""
+    """An HTML error page: its title, else its first heading, else its first text;
+    the heading before the title when the title only states the status."""
     page = doc.text[:MAX_SCAN]
-    message = _element(page, "title") or _element(page, "h1") or _snippet(page)
+    title, heading = _element(page, "title"), _element(page, "h1")
+    if title and heading and informative(heading) < informative(title):
+        title = None  # "503 Service Unavailable" above "The server is down for maintenance"
+    if title and title.casefold() in _EMPTY_TITLES:
+        title = None  # a title that says only "Error": the page's own text says more
+    message = title or heading or _snippet(page)
     cloudflare = _CF_CODE.search(page)
     code = cloudflare.group(1) if cloudflare else None
     return Extracted(
-        format="html", message=message, code=code, category=_CF_CATEGORIES.get(code or "")
+        format="html",
+        message=message,
+        code=code,
+        category=_CF_CATEGORIES.get(code or ""),
+        request_id=text_request_id(page),
     )
 
 
+def text_request_id(text: str) -> str | None:
+    """The id a page or text shows for support: ``Request ID: abc``, ``Reference
+    #18.5def``, ``XID: 9028``, ``Trace ID abc``, ``Correlation-Id: abc``."""
+    found = _SHOWN_ID.search(_TAG.sub(" ", text[:MAX_SCAN]))
+    return html.unescape(found.group(1)) if found else None
+
+
 def xml_text(doc: Document) -> Extracted:
-    """An XML body of no known shape: its first text, tags stripped."""
-    return Extracted(format="xml", message=_snippet(doc.text[:MAX_SCAN]))
+    """An XML body of no known shape: its elements read as the generic reader reads
+    JSON members (``<Code>``, ``<Message>``, ``<RequestId>``, ``<faultstring>``...
+    at any depth, `errorkit._formats._fields`); else its first text, tags stripped."""
+    root = parse_xml(doc.text[:MAX_SCAN])
+    found = read_fields(as_members(root), doc.status) if root is not None else None
+    if found is None or found.message is None:
+        return Extracted(format="xml", message=_snippet(doc.text[:MAX_SCAN]))
+    return Extracted(
+        format="xml",
+        message=found.message,
+        code=found.code,
+        type=found.type,
+        request_id=found.request_id,
+    )
+
+
+def as_members(element: ET.Element, depth: int = 0) -> dict[str, object]:
+    """An element as a JSON object: each child by its local name, its text if it
+    has no children, else its own object; repeated children make an array."""
+    members: dict[str, object] = {}
+    for child in list(element)[:_MAX_ELEMENTS]:
+        value: object = " ".join(child.text.split()) if child.text else ""
+        if len(child) and depth < _MAX_XML_DEPTH:
+            value = as_members(child, depth + 1)
+        name = local(child.tag)
+        if name in members:
+            previous = members[name]
+            members[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            members[name] = value
+    return members
 
 
 def _element(page: str, tag: str) -> str | None:

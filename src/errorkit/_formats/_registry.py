@@ -11,6 +11,7 @@ the ``errorkit`` logger), unless `errorkit.testing.strict_parsing()` is on.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
@@ -29,7 +30,8 @@ from errorkit._formats import (
     _vendors,
 )
 from errorkit._formats._base import Document, Extracted, Recognizer
-from errorkit._formats._generic import fallback
+from errorkit._formats._fields import informative, is_identifier, read_fields
+from errorkit._formats._generic import fallback, reports_failure
 from errorkit._formats._guard import STRICT, logger
 from errorkit._formats._util import as_text
 
@@ -125,7 +127,41 @@ def recognize(doc: Document) -> Extracted:
         found = _first(snapshot.candidates(obj[0]), replace(doc, json=obj[0]))
     else:
         found = _first(snapshot.plain(), doc)
-    return found if found is not None else fallback(doc)
+    if found is None:
+        return fallback(doc)
+    return _filled(found, doc) if isinstance(obj, (dict, list)) else found
+
+
+def _filled(found: Extracted, doc: Document) -> Extracted:
+    """`found` completed by the generic reader (`errorkit._formats._fields`): the
+    fields its shape left empty; its message when that is an identifier (or a JSON
+    document) and the reader found a sentence, the identifier then being the code;
+    and, on a 2xx, the in-band error the body states (`reports_failure`)."""
+    generic = read_fields(doc.json, doc.status)
+    message = found.message
+    if _is_document(message) or (
+        message and generic.message and informative(message) == 2 > informative(generic.message)
+    ):
+        code = found.code or (message if message and is_identifier(message) else None)
+        found = replace(found, message=generic.message, code=code)
+    in_band = found.in_band or (doc.status < 400 and reports_failure(doc.json))
+    return replace(
+        found,
+        message=found.message or generic.message,
+        code=found.code or generic.code,
+        type=found.type or generic.type,
+        request_id=found.request_id or generic.request_id,
+        in_band=in_band,
+    )
+
+
+def _is_document(text: str | None) -> bool:
+    if not text or text[0] not in "{[":
+        return False
+    try:
+        return isinstance(json.loads(text), (dict, list))
+    except ValueError:
+        return False
 
 
 def _first(candidates: list[Recognizer], doc: Document) -> Extracted | None:
