@@ -23,6 +23,7 @@ from errorkit._formats import (
     _google,
     _graphql,
     _jsonapi,
+    _jsonrpc,
     _kubernetes,
     _oauth,
     _problem,
@@ -46,6 +47,7 @@ BUILTINS: tuple[Recognizer, ...] = (
     _frameworks.spring,
     _frameworks.nestjs,
     _aws.aws,
+    _jsonrpc.jsonrpc,
     _vendors.stripe,
     _vendors.openai,
     _seeds.agents,
@@ -136,23 +138,27 @@ def _filled(found: Extracted, doc: Document) -> Extracted:
     """`found` completed by the generic reader (`errorkit._formats._fields`): the
     fields its shape left empty; its message when that is an identifier (or a JSON
     document) and the reader found a sentence, the identifier then being the code;
-    and, on a 2xx, the in-band error the body states (`reports_failure`)."""
+    and, on a 2xx, the in-band error the body states (`reports_failure`). An error
+    whose shape read a sentence, a code and a type is left as it is."""
+    message, code = found.message, found.code
+    if doc.status >= 400 and code and found.type and message and informative(message) == 0:
+        return found  # a shape that read a sentence, a code and a type read what it knows
     generic = read_fields(doc.json, doc.status)
-    message = found.message
     if _is_document(message) or (
         message and generic.message and informative(message) == 2 > informative(generic.message)
     ):
-        code = found.code or (message if message and is_identifier(message) else None)
-        found = replace(found, message=generic.message, code=code)
-    in_band = found.in_band or (doc.status < 400 and reports_failure(doc.json))
-    return replace(
-        found,
-        message=found.message or generic.message,
-        code=found.code or generic.code,
-        type=found.type or generic.type,
-        request_id=found.request_id or generic.request_id,
-        in_band=in_band,
-    )
+        code = code or (message if message and is_identifier(message) else None)
+        message = generic.message
+    changes = {
+        "message": message or generic.message,
+        "code": code or generic.code,
+        "type": found.type or generic.type,
+        "request_id": found.request_id or generic.request_id,
+        "in_band": found.in_band or (doc.status < 400 and reports_failure(doc.json)),
+    }
+    if all(getattr(found, name) == value for name, value in changes.items()):
+        return found
+    return replace(found, **changes)  # type: ignore[arg-type]
 
 
 def _is_document(text: str | None) -> bool:
