@@ -182,3 +182,20 @@ def test_in_band_errors_on_a_2xx(body: object) -> None:
 )
 def test_successes_are_not_in_band_errors(body: object) -> None:
     assert errorkit.parse(200, JSON, json.dumps(body), in_band=True) is None
+
+
+def test_json_lines_the_line_that_failed_speaks() -> None:
+    """A stream or batch of JSON lines that failed midway: its error line is the body."""
+    stream = '{"response": "Yes", "done": false}\n{"error": "the model crashed"}\n'
+    info = errorkit.parse(200, {"content-type": "application/x-ndjson"}, stream, in_band=True)
+    assert info is not None
+    assert info.message == "the model crashed"
+    batch = '{"success": true}\n{"success": false, "error": "Bad JSON."}'
+    failed = errorkit.parse(400, {"content-type": "text/plain"}, batch)
+    assert failed is not None
+    assert failed.message == "Bad JSON."
+    fine = '{"response": "Yes", "done": false}\n{"response": ".", "done": true}'
+    assert errorkit.parse(200, {"content-type": "application/x-ndjson"}, fine, in_band=True) is None
+    text = errorkit.parse(502, {}, '{"a": 1}\nnot json at all')
+    assert text is not None
+    assert text.format == "text"

@@ -97,10 +97,37 @@ def _decode_with(data: bytes, encoding: str) -> str:
 
 
 def _json(text: str) -> object:
-    """The JSON object or array `text` holds, else `NOT_JSON`."""
+    """The JSON object or array `text` holds, else `NOT_JSON`; of JSON lines
+    (NDJSON, a stream), the line that reports an error (`_error_line`)."""
     if text.lstrip()[:1] not in {"{", "["}:
         return NOT_JSON
     try:
         return json.loads(text)
     except (ValueError, RecursionError):  # ValueError covers ints over 4300 digits too
+        return _error_line(text)
+
+
+#: Lines of a JSON-lines body looked at, at most.
+_MAX_LINES = 200
+
+
+def _error_line(text: str) -> object:
+    """The first line of a JSON-lines body that is an object with a non-empty
+    ``error`` or ``errors``, or with ``ok``/``success`` false: a stream that failed
+    midway (Ollama) or a batch with a failed item (Typesense's import). Else
+    `NOT_JSON`: the body stays text."""
+    lines = text.strip().splitlines()
+    if len(lines) < 2:
         return NOT_JSON
+    for line in lines[:_MAX_LINES]:
+        try:
+            value = json.loads(line)
+        except (ValueError, RecursionError):
+            return NOT_JSON  # not JSON lines after all
+        if isinstance(value, dict) and (
+            value.get("error")
+            or value.get("errors")
+            or False in (value.get("ok"), value.get("success"))
+        ):
+            return value
+    return NOT_JSON

@@ -4,10 +4,10 @@
    matched no known shape (a JSON body's sentence, if it has one, is the message);
 2. ``json``: a JSON document of unknown shape, read by what its fields are
    (`errorkit._formats._fields`); on a 2xx it is an in-band error when it says it
-   failed (``ok``/``success`` false, ``status: "error"``, an error object at the
-   top or in a response envelope, without data);
+   failed (`reports_failure`); of JSON lines, the line that failed is the document;
 3. ``empty``: nothing but whitespace;
-4. ``html`` and ``xml``: a page's title or first heading, or its first text;
+4. ``html`` and ``xml``: a page's heading or title, or its first text; XML's
+   elements read like JSON members;
 5. ``text``: the first non-empty line (or, for JSON cut at the size bound, the
    first ``"message": "..."`` member that survived).
 """
@@ -122,8 +122,8 @@ _FAILED = frozenset({"error", "fail", "failed", "failure"})
 def reports_failure(value: object) -> bool:
     """Whether a JSON body says it failed, for a 2xx (`Extracted.in_band`): ``ok``
     or ``success`` false, a ``status`` of ``error``/``fail``, a member named as an
-    error message (``error_message``, ``errMsg``), or an error object (or non-empty
-    ``errors``) at the top or in one response envelope, without data beside it.
+    error message (``error_message``, ``errMsg``), or an error object or text (or
+    non-empty ``errors``) at the top or in one response envelope, without data beside it.
     Keys are compared without case."""
     obj = _lowered(value)
     if obj.get("ok") is False or obj.get("success") is False:
@@ -147,6 +147,8 @@ def _has_error(obj: dict[str, object]) -> bool:
     if obj.get("data") not in (None, {}, []):
         return False
     error, errors = obj.get("error"), obj.get("errors")
+    if isinstance(error, str):
+        return bool(error.strip())
     return (isinstance(error, dict) and bool(error)) or (isinstance(errors, list) and bool(errors))
 
 
