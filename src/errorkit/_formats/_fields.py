@@ -10,9 +10,9 @@ without case or separators (``errorMessage`` = ``error_message`` =
 role       keys (normalised), in rank order                     value
 ========== ==================================================== ==================
 message    message, msg, messages, errormessage, errmsg,        a non-blank string
-           errormsg,
-           usermessage, displaymessage, localizedmessage,
-           humanmessage, messagetext, errortext;
+           errormsg, usermessage, displaymessage,
+           localizedmessage, humanmessage, messagetext,
+           errortext;
            then detail, details, errordetail, errordetails,
            description, errordescription, explanation,
            faultstring, reason, cause, text;
@@ -24,7 +24,7 @@ type       type, errortype, errorclass, exceptiontype,          an identifier
            exceptionclass, exceptionname, name
 request id requestid, reqid, xrequestid, traceid, correlationid, an identifier
            trackingid, incidentid, supportid, logid, errorref;
-           errorid, errortrace, errorref(erence)
+           then errorid, errortrace, errorreference
 ========== ==================================================== ==================
 
 Choosing among the candidates of a role:
@@ -44,7 +44,9 @@ Values:
   document, one level deeper, instead of as text;
 - an array of strings is a list of messages (the first one, the rest `details`);
 - an object whose every member is a list of strings is a set of field errors
-  (``{"email": ["is invalid"]}`` gives ``email: is invalid``);
+  (``{"email": ["is invalid"]}`` gives ``email: is invalid``); under ``errors``, an
+  object of strings maps fields to their messages (``{"errors": {"labels": "Field
+  'labels' cannot be set"}}``), a field with a sensitive name (``password``) skipped;
 - a numeric code is its decimal text, unless it only repeats the HTTP status
   (``"code": 404`` or ``"code": "404"`` on a 404), or sits in a ``status`` member;
 - a key with an ``error``/``err`` prefix has the role of the rest
