@@ -92,7 +92,7 @@ def _normal(key: str) -> str:
 
     Cached: an API sends the same few keys, and the answer depends on nothing else
     (it saves about 1.5 us a key)."""
-    name = key.lower().replace("_", "").replace("-", "").replace(" ", "").replace(".", "")
+    name = _bare(key)
     for prefix in ("error", "err"):
         rest = name.removeprefix(prefix)
         if rest != name and rest and _known(rest):
@@ -111,6 +111,7 @@ def _field_texts(member: object) -> bool:
 
 
 def _bare(key: str) -> str:
+    """The key without case or separators: ``error_Message`` -> ``errormessage``."""
     return key.lower().replace("_", "").replace("-", "").replace(" ", "").replace(".", "")
 
 

@@ -36,24 +36,6 @@ from errorkit._formats._util import (
 
 #: Longest first line of a text body kept as the message.
 _MAX_LINE = 4096
-#: Nesting followed when a message key holds an object ({"error": {"error": ...}}).
-_MAX_DEPTH = 4
-
-_MESSAGE_KEYS = (
-    "message",
-    "error",
-    "detail",
-    "msg",
-    "description",
-    "error_message",
-    "errorMessage",
-    "error_description",
-    "title",
-    "Message",
-    "reason",
-    "errors",
-)
-_CODE_KEYS = ("code", "error_code", "errorCode", "Code")
 _STATUS_KEYS = ("status", "statusCode", "status_code")
 # A JSON body cut at the size bound: the first message member that survived.
 _SALVAGE = re.compile(
