@@ -32,11 +32,14 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
+from errorkit import _observe
 from errorkit._clock import CLOCK
 from errorkit._gate import RateLimitGate, closing_wait, refusal
 from errorkit._info import ErrorInfo
+from errorkit._observe import Observer, Refuser, wait_source
 from errorkit._policy import Decision, Reason, RetryEvent, RetryPolicy, TransportFailure
 from errorkit._redact import redact_url
 from errorkit._resends import LEDGER, Headers, Logical, stop_header
@@ -178,6 +181,7 @@ class RequestFacts:
 def drive(policy: RetryPolicy, call: Call[R]) -> R:
     """Run `call` synchronously until it succeeds or the policy stops it."""
     record_request(policy)
+    observer = _observe.OBSERVER
     started = CLOCK.monotonic()
     first = _first(policy, call)
     if first.wait:
@@ -187,7 +191,7 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
     # The wait at the gate counts against the deadline.
     timeout = policy.remaining(CLOCK.monotonic() - started) if first.wait else policy.deadline
     scope = first.scope
-    result = call.attempt(1, timeout)
+    result = _send(observer, call, 1, timeout)
     if scope is not None:
         _tally(policy, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
@@ -205,7 +209,8 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
             return answered
         hop += 1
         logical.attempts += 1
-        result = call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
+        timeout = policy.remaining(CLOCK.monotonic() - logical.started)
+        result = _send(observer, call, hop, timeout)
         if scope is not None:
             _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
@@ -215,6 +220,7 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
 async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     """Run `call` in asyncio: the twin of `drive()`."""
     record_request(policy)
+    observer = _observe.OBSERVER
     started = CLOCK.monotonic()
     first = _first(policy, call)
     if first.wait:
@@ -225,7 +231,7 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     # The wait at the gate counts against the deadline.
     timeout = policy.remaining(CLOCK.monotonic() - started) if first.wait else policy.deadline
     scope = first.scope
-    result = await call.attempt(1, timeout)
+    result = await _asend(observer, call, 1, timeout)
     if scope is not None:
         _tally(policy, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
@@ -243,11 +249,30 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
             return answered
         hop += 1
         logical.attempts += 1
-        result = await call.attempt(hop, policy.remaining(CLOCK.monotonic() - logical.started))
+        timeout = policy.remaining(CLOCK.monotonic() - logical.started)
+        result = await _asend(observer, call, hop, timeout)
         if scope is not None:
             _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
             return _succeeded(policy, call, result)
+
+
+def _send(
+    observer: Observer | None, call: Call[R], number: int, timeout: float | None
+) -> R | ErrorResponse[R] | Failed:
+    """Attempt `number` of `call`, inside its span when an observer is installed."""
+    if observer is None:
+        return call.attempt(number, timeout)
+    return observer.attempt(call, number, partial(call.attempt, number, timeout))
+
+
+async def _asend(
+    observer: Observer | None, call: AsyncCall[R], number: int, timeout: float | None
+) -> R | ErrorResponse[R] | Failed:
+    """`_send` on an event loop."""
+    if observer is None:
+        return await call.attempt(number, timeout)
+    return await observer.aattempt(call, number, partial(call.attempt, number, timeout))
 
 
 def _succeeded(policy: RetryPolicy, call: Hop[R], response: R) -> R:
@@ -374,8 +399,12 @@ def _held(policy: RetryPolicy, gate: RateLimitGate, call: Hop[R]) -> First[R]:
     """
     seconds = gate.wait(call.method, call.url, call.headers)
     if not seconds or not (seconds > policy.max_retry_after or _past_deadline(policy, seconds)):
+        if seconds and _observe.OBSERVER is not None:
+            _observe.OBSERVER.gate_wait(call, seconds)
         return First(seconds)
-    return _unsent(call, refusal(seconds))
+    info = refusal(seconds)
+    _tell_refused("gate", call, info.message)
+    return _unsent(call, info)
 
 
 def _unsent(call: Hop[R], info: ErrorInfo) -> First[R]:
@@ -417,7 +446,14 @@ def _admit(throttle: AdaptiveThrottle, call: Hop[R], wait: float) -> First[R]:
                 url=url,
             )
         )
-    return _unsent(call, rejection(*rejected))
+    info = rejection(*rejected)
+    _tell_refused("throttle", call, info.message)
+    return _unsent(call, info)
+
+
+def _tell_refused(refuser: Refuser, call: Hop[R], detail: str) -> None:
+    if _observe.OBSERVER is not None:
+        _observe.OBSERVER.refused(refuser, call, detail)
 
 
 def _tally(policy: RetryPolicy, scope: str, result: object, *, retry: bool) -> None:
@@ -527,6 +563,7 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
         replayable=request.replayable,
         has_idempotency_key=request.has_idempotency_key,
     )
+    planned = decision.delay
     if policy.gate is not None:
         decision = _at_gate(
             policy, policy.gate, request, outcome=outcome, decision=decision, elapsed=elapsed
@@ -556,6 +593,9 @@ def step(  # noqa: PLR0913 - decide()'s facts, and whether the attempt was a re-
             attempt,
             decision.detail,
         )
+    if _observe.OBSERVER is not None:
+        source = wait_source(outcome, decision.delay, planned)
+        _observe.OBSERVER.decided(request, outcome, decision, attempt, source)
     return decision
 
 

@@ -58,6 +58,11 @@ class Reason(str, enum.Enum):
         return self.value
 
 
+def hint_spread(hint: float) -> float:
+    """How far above a server's hint of `hint` s a wait may be drawn, to spread clients."""
+    return min(_HINT_JITTER_MAX, _HINT_JITTER_FRACTION * hint)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransportFailure:
     """A request that got no response: the adapter's view of its stack's exception.
@@ -405,8 +410,7 @@ class RetryPolicy:
         if hint is None:
             return backoff
         hint = max(hint, 0.0)  # a negative hint (parse() never gives one) means "now"
-        spread = min(_HINT_JITTER_MAX, _HINT_JITTER_FRACTION * hint)
-        floor = min(hint + draw * spread, float(self.max_retry_after))
+        floor = min(hint + draw * hint_spread(hint), float(self.max_retry_after))
         return max(floor, backoff)
 
     def _retry(self, attempt: int, outcome: Outcome, delay: float) -> Decision:

@@ -53,8 +53,10 @@ from __future__ import annotations
 import copy
 import socket
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from urllib3._collections import HTTPHeaderDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
@@ -77,6 +79,7 @@ from urllib3.util.retry import RequestHistory
 from urllib3.util.retry import Retry as _Urllib3Retry
 from urllib3.util.timeout import Timeout
 
+from errorkit import _observe
 from errorkit._adapter import add_idempotency_key, check_max_body, check_policy
 from errorkit._clock import CLOCK
 from errorkit._exceptions import RateLimitError
@@ -307,6 +310,8 @@ class Retry(_Urllib3Retry):
         hop = self._hop if self._hop is not None else self._first_hop()
         attempt = hop.attempts + 1
         outcome = self._failure(error) if error is not None else self._classified(response)
+        if error is not None and _observe.OBSERVER is not None:
+            _observe.OBSERVER.failed(error)
         if outcome is None:  # a success handed to increment by hand: nothing to retry
             reason = ResponseError("not an error response")
             raise _scrubbed(MaxRetryError(_pool, url or "", reason))  # type: ignore[arg-type]
@@ -689,24 +694,23 @@ class _DeadlinePool(HTTPConnectionPool):
                 raise bounded._out_of_time(self, url)  # noqa: SLF001
             timeout = _clipped(timeout, self.timeout, left)
             pool_timeout = left if pool_timeout is None else min(pool_timeout, left)  # type: ignore[assignment]
+        # urllib3's order; by position, as `_make_request` says why
+        args = (redirect, assert_same_host, timeout, pool_timeout, release_conn, chunked)
+        flags = (body_pos, preload_content, decode_content)
+        observer = _observe.OBSERVER
         try:
-            response = super().urlopen(
-                method,
-                url,
-                body,
-                headers,
-                retries,
-                redirect,
-                assert_same_host,
-                timeout,  # urllib3's order; by position, as `_make_request` says why
-                pool_timeout,
-                release_conn,
-                chunked,
-                body_pos,
-                preload_content,
-                decode_content,
-                **response_kw,
-            )
+            if observer is None or not isinstance(chosen, Retry):
+                response = super().urlopen(
+                    method, url, body, headers, retries, *args, *flags, **response_kw
+                )
+            else:
+                # The attempt's own headers: its span's traceparent goes in them.
+                own = HTTPHeaderDict(self.headers if headers is None else headers)
+                facts = _facts(method.upper(), _full_url(self, url), own)
+                send = partial(
+                    super().urlopen, method, url, body, own, retries, *args, *flags, **response_kw
+                )
+                response = observer.attempt(facts, chosen.attempts + 1, send)
         except EmptyPoolError as exc:
             # No pooled connection came free before the deadline (block=True).
             if bounded is None or (bounded._time_left() or 0.0) > _DEADLINE_TOLERANCE:  # noqa: SLF001
@@ -868,11 +872,20 @@ def _wait_at_gate(
             policy.deadline is not None and seconds >= policy.deadline
         ):
             info = refusal(seconds)
+            if _observe.OBSERVER is not None:
+                _observe.OBSERVER.refused("gate", _facts(method, full), info.message)
             raise build(RateLimitError, MaxRetryError, info, foreign_args=(pool, url, None))
+        if _observe.OBSERVER is not None:
+            _observe.OBSERVER.gate_wait(_facts(method, full), seconds)
         mark = gate.closings
         CLOCK.sleep(seconds)
         if gate.closings == mark or not gate.closed_for(method, full, headers):
             return
+
+
+def _facts(method: str, url: str, headers: HTTPHeaderDict | None = None) -> RequestFacts:
+    """A request as an observer sees it (`errorkit._observe`): method, URL, headers."""
+    return RequestFacts(method, url, replayable=True, has_idempotency_key=False, headers=headers)
 
 
 def _used_up(headers: Mapping[str, str]) -> bool:
