@@ -84,11 +84,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--stack", action="append", help="only this stack (repeatable)")
     demo.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    demo.add_argument(
+        "--trace",
+        action="store_true",
+        help="print the OpenTelemetry span tree of a retried call on each stack instead",
+    )
     demo.set_defaults(run=_run_demo)
     return parser
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    if args.trace:
+        from errorkit._tracedemo import run_trace_demo
+
+        return run_trace_demo(stacks=args.stack)
     from errorkit._demo import run_demo
 
     return run_demo(stacks=args.stack, as_json=args.json)

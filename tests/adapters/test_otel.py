@@ -9,6 +9,7 @@ asserts on what was exported and what the server received.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from errorkit import RetryBudget, RetryPolicy
+import errorkit
+from errorkit import AdaptiveThrottle, RateLimitGate, RetryBudget, RetryPolicy
 from errorkit.otel import ErrorkitInstrumentor
-from errorkit.testing import FaultServer, respond
+from errorkit.testing import FaultServer, InstantWaits, respond
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -264,3 +266,131 @@ def test_the_entry_point_names_the_instrumentor() -> None:
 
     (found,) = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "errorkit"]
     assert found.load() is ErrorkitInstrumentor
+
+
+def _events(span: ReadableSpan, name: str) -> list[dict[str, Any]]:
+    return [dict(e.attributes or {}) for e in span.events if e.name == name]
+
+
+def _caller(telemetry: Telemetry) -> ReadableSpan:
+    (caller,) = [s for s in telemetry.spans.get_finished_spans() if s.name == "caller"]
+    return caller
+
+
+def test_a_wait_at_the_gate_and_a_refusal_by_it_are_events_on_the_callers_span(
+    fault_server: FaultServer,
+    make_client: MakeClient,
+    telemetry: Telemetry,
+    instant_waits: InstantWaits,
+) -> None:
+    """A 429 with Retry-After: 30 closes the gate: the next call waits 30 s there
+    (`errorkit.gate.wait`, a wait of source ``gate``); with Retry-After: 120, above
+    max_retry_after, the next call is refused unsent (`errorkit.gate.refused`)."""
+    fault_server.script(
+        "/g",
+        [respond(429, {"Retry-After": "30"}), respond(200), respond(429, {"Retry-After": "120"})],
+    )
+    client = make_client(policy=dataclasses.replace(FAST, gate=RateLimitGate(), max_attempts=1))
+    assert client.request("GET", fault_server.url("/g")).status == 429
+    with telemetry.tracer.start_as_current_span("caller"):
+        assert client.request("GET", fault_server.url("/g")).status == 200
+    (waited,) = instant_waits.delays
+    (event,) = _events(_caller(telemetry), "errorkit.gate.wait")
+    assert event["errorkit.wait.duration"] == waited
+    assert event["server.address"] == "127.0.0.1"
+    (wait,) = telemetry.metrics()["errorkit.wait.duration"]
+    assert dict(wait.attributes)["errorkit.wait.source"] == "gate"
+    assert wait.sum == waited
+
+    assert client.request("GET", fault_server.url("/g")).status == 429
+    telemetry.spans.clear()
+    with telemetry.tracer.start_as_current_span("caller"):
+        refused = client.request("GET", fault_server.url("/g"))
+    assert isinstance(refused.exception, errorkit.RateLimitError)
+    assert fault_server.hits("/g") == 3
+    assert telemetry.client_spans() == []  # nothing was sent: no attempt span
+    (event,) = _events(_caller(telemetry), "errorkit.gate.refused")
+    assert "120" in str(event["errorkit.detail"])
+
+
+def test_a_throttle_rejection_is_counted_and_an_event(
+    stack: str, fault_server: FaultServer, make_client: MakeClient, telemetry: Telemetry
+) -> None:
+    """Requests the adaptive throttle rejects locally: no span of an attempt, an
+    `errorkit.throttle.rejected` event on the caller's span each, and the counter."""
+    if stack == "urllib3":
+        pytest.skip("errorkit.urllib3 refuses a throttle (test_urllib3_refuses_a_throttle)")
+    draws = itertools.cycle([0.0] * 9 + [0.95])  # every tenth draw is above the 0.9 cap
+    throttle = AdaptiveThrottle(random=lambda: next(draws))
+    policy = RetryPolicy(budget=None, gate=None, max_attempts=1, throttle=throttle)
+    client = make_client(policy=policy)
+    fault_server.script("/o", respond(503))
+    with telemetry.tracer.start_as_current_span("caller"):
+        outage = [client.request("GET", fault_server.url("/o")) for _ in range(10)]
+    rejected = [r for r in outage if r.exception is not None]
+    assert rejected
+    assert len(telemetry.client_spans()) == fault_server.hits("/o") == 10 - len(rejected)
+    events = _events(_caller(telemetry), "errorkit.throttle.rejected")
+    assert len(events) == len(rejected)
+    (counted,) = telemetry.metrics()["errorkit.throttle.rejections"]
+    assert counted.value == len(rejected)
+    assert dict(counted.attributes) == {"server.address": "127.0.0.1"}
+
+
+def test_an_official_span_errorkit_cannot_avoid_is_the_parent_counted_once(
+    fault_server: FaultServer,
+) -> None:
+    """``Session.send`` called directly under the official requests instrumentation:
+    its CLIENT span (the logical call) is the attempts' parent, and the duration
+    metric has its one point, none of errorkit's beside it."""
+    import requests
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    from errorkit.requests import RetryAdapter
+
+    for telemetry in _telemetry([RequestsInstrumentor()]):
+        fault_server.script("/s", [respond(503), respond(200)])
+        with requests.Session() as session:
+            session.mount("http://", RetryAdapter(FAST))
+            prepared = session.prepare_request(requests.Request("GET", fault_server.url("/s")))
+            with telemetry.tracer.start_as_current_span("caller"):
+                assert session.send(prepared).status_code == 200
+        spans = telemetry.client_spans()
+        (official,) = [s for s in spans if s.instrumentation_scope.name != "errorkit"]  # type: ignore[union-attr]
+        attempts = [s for s in spans if s is not official]
+        assert [s.parent.span_id for s in attempts] == [official.context.span_id] * 2  # type: ignore[union-attr]
+        statuses = [dict(s.attributes or {}).get("http.response.status_code") for s in attempts]
+        assert statuses == [503, 200]
+        metrics = telemetry.metrics()
+        durations = metrics.get("http.client.request.duration", []) + metrics.get(
+            "http.client.duration", []
+        )
+        assert sum(p.count for p in durations) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:p@api.example/v1?x=1", "https://REDACTED:REDACTED@api.example/v1?x=1"),
+        (
+            "https://s3.example/o?AWSAccessKeyId=AKIA&Signature=abc&X-Goog-Signature=d&e=1",
+            (
+                "https://s3.example/o?AWSAccessKeyId=REDACTED&Signature=REDACTED"
+                "&X-Goog-Signature=REDACTED&e=1"
+            ),
+        ),
+        (
+            "https://h/p?access_token=t0k&sig=s#frag",
+            "https://h/p?access_token=REDACTED&sig=REDACTED",
+        ),
+        ("https://h/p\x1b[31m?q=1", "https://h/p\\x1b[31m?q=1"),
+    ],
+)
+def test_url_full_is_redacted_as_the_conventions_say(url: str, shown: str) -> None:
+    """Userinfo and the values of sensitive query parameters become REDACTED; no
+    fragment; control characters escaped."""
+    from urllib.parse import urlsplit
+
+    from errorkit.otel import _full
+
+    assert _full(urlsplit(url)) == shown

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from errorkit import _demo
+from errorkit import _demo, _tracedemo
 from errorkit._cli import main
 
 if TYPE_CHECKING:
@@ -222,6 +222,48 @@ def test_demo_fails_when_a_stack_misbehaves(
     code, _, err = run(capsys, "demo", "--stack", "requests", "--json")
     assert code == 1
     assert "did not behave as expected" in err
+
+
+@pytest.mark.parametrize("stack", ["requests", "aiohttp"])
+def test_demo_trace_prints_the_span_tree_of_a_retried_call(
+    capsys: pytest.CaptureFixture[str], stack: str
+) -> None:
+    """--trace: under the caller's span, three CLIENT spans of errorkit's (500, 500,
+    200; resend counts absent, 1, 2), a retry event with its wait after each 500,
+    alone and again with the stack's official instrumentation on."""
+    code, out, _ = run(capsys, "demo", "--trace", "--stack", stack)
+    assert code == 0
+    trees = out.strip().split("\n\n")
+    assert [tree.splitlines()[0] for tree in trees] == [
+        stack,
+        f"{stack}, with {_tracedemo.OFFICIAL[stack][1]}",
+    ]
+    for tree in trees:
+        lines = tree.splitlines()[1:]
+        assert lines[0].startswith(f"  `- caller ({stack})  INTERNAL")
+        attempts = [line for line in lines if "CLIENT" in line]
+        assert len(attempts) == 3
+        assert all("[errorkit]" in line for line in attempts)
+        assert ["  500  " in attempts[0], "  500  " in attempts[1], "  200  " in attempts[2]] == [
+            True
+        ] * 3
+        assert "resend_count" not in attempts[0]
+        assert "resend_count=1" in attempts[1]
+        assert "resend_count=2" in attempts[2]
+        assert "(after " in attempts[1]
+        retries = [line for line in lines if "* errorkit.retry" in line]
+        assert len(retries) == 2
+        assert all("(backoff)" in line for line in retries)
+
+
+def test_demo_trace_without_the_sdk_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No OpenTelemetry SDK: exit 2 and the line to install it."""
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+    code, _, err = run(capsys, "demo", "--trace")
+    assert code == 2
+    assert "pip install 'errorkit[otel,cli]'" in err
 
 
 def test_demo_unknown_stack(capsys: pytest.CaptureFixture[str]) -> None:
