@@ -25,6 +25,10 @@ sleeps go through `CLOCK`, so the testing helpers can make waits instant.
 
 A success is returned as the stack gave it: no loop state is built before a
 failure.
+
+With an observer installed (`errorkit._observe`; `errorkit.otel` installs one),
+each attempt is sent through it and each decision, gate wait and refusal is
+reported to it; without one, the drivers read one module attribute per call.
 """
 
 from __future__ import annotations
@@ -266,13 +270,14 @@ def _send(
     return observer.attempt(call, number, partial(call.attempt, number, timeout))
 
 
-async def _asend(
+def _asend(
     observer: Observer | None, call: AsyncCall[R], number: int, timeout: float | None
-) -> R | ErrorResponse[R] | Failed:
-    """`_send` on an event loop."""
+) -> Awaitable[R | ErrorResponse[R] | Failed]:
+    """`_send` on an event loop: the attempt's awaitable itself, with no frame around
+    it when no observer is installed."""
     if observer is None:
-        return await call.attempt(number, timeout)
-    return await observer.aattempt(call, number, partial(call.attempt, number, timeout))
+        return call.attempt(number, timeout)
+    return observer.aattempt(call, number, partial(call.attempt, number, timeout))
 
 
 def _succeeded(policy: RetryPolicy, call: Hop[R], response: R) -> R:

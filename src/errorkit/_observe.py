@@ -64,6 +64,10 @@ class Observer(Protocol):
         """The attempt in progress failed with the stack's `error` (urllib3, which
         keeps the exception inside its own loop, says so before deciding)."""
 
+    def redirected(self, status: int) -> None:
+        """The attempt in progress got a redirect with `status`, which urllib3 follows
+        by a nested send of its own."""
+
     def gate_wait(self, request: Request, seconds: float) -> None:
         """A first attempt waits `seconds` at the rate-limit gate."""
 

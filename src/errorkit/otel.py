@@ -364,6 +364,11 @@ class _Observer:
         if open_attempt is not None:
             open_attempt.failure = type(error).__qualname__
 
+    def redirected(self, status: int) -> None:
+        open_attempt = _OPEN.get()
+        if open_attempt is not None:
+            self._close(open_attempt, status, None)
+
     def waited(self, seconds: float, source: WaitSource, *, server: str | None = None) -> None:
         if seconds > 0:
             where: dict[str, str] = {"errorkit.wait.source": source}

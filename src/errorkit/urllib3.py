@@ -341,6 +341,8 @@ class Retry(_Urllib3Retry):
         where a file was left). A file whose ``tell()`` failed is urllib3's to
         refuse: it raises its own ``UnrewindableBodyError``, as without errorkit.
         """
+        if _observe.OBSERVER is not None:
+            _observe.OBSERVER.redirected(response.status)
         facts = request_facts() or UNKNOWN
         if not facts.replayable and not facts.unrewindable_file:
             reason = ResponseError("redirect not followed: the body cannot be re-sent")

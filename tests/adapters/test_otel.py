@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -254,6 +259,11 @@ def test_nothing_is_recorded_once_uninstrumented(
     for _ in _telemetry([]):
         assert errorkit._observe.OBSERVER is not None
     assert errorkit._observe.OBSERVER is None
+    import aiohttp
+    import requests
+
+    assert not hasattr(requests.Session.request, "__wrapped__")
+    assert not hasattr(aiohttp.ClientSession._request, "__wrapped__")
     fault_server.script("/off", [respond(503), respond(200)])
     result = make_client(policy=FAST).request("GET", fault_server.url("/off"))
     assert result.status == 200
@@ -394,3 +404,72 @@ def test_url_full_is_redacted_as_the_conventions_say(url: str, shown: str) -> No
     from errorkit.otel import _full
 
     assert _full(urlsplit(url)) == shown
+
+
+def test_a_redirect_urllib3_follows_is_an_attempt_span_of_its_own(
+    fault_server: FaultServer,
+) -> None:
+    """urllib3 follows a 302 by a nested send: the 302 is its own span (status 302,
+    ended when the redirect was followed), the 200 a sibling, both under the caller."""
+    from errorkit.urllib3 import PoolManager
+
+    for telemetry in _telemetry([]):
+        fault_server.script("/from", respond(302, {"Location": "/to"}))
+        fault_server.script("/to", respond(200))
+        with PoolManager(FAST) as pool, telemetry.tracer.start_as_current_span("caller"):
+            assert pool.request("GET", fault_server.url("/from")).status == 200
+        spans = telemetry.client_spans()
+        shown = [
+            (dict(s.attributes or {}).get("http.response.status_code"), s.end_time) for s in spans
+        ]
+        assert [status for status, _ in shown] == [302, 200]
+        assert shown[0][1] <= spans[1].start_time  # type: ignore[operator]
+        caller = _caller(telemetry).context.span_id
+        assert [s.parent.span_id for s in spans] == [caller, caller]  # type: ignore[union-attr]
+
+
+_AUTO = """
+import requests
+from errorkit import RetryPolicy
+from errorkit.requests import RetryAdapter
+from errorkit.testing import FaultServer, respond
+
+with FaultServer() as server, requests.Session() as session:
+    server.script("/auto", [respond(503), respond(200)])
+    session.mount("http://", RetryAdapter(RetryPolicy(budget=None, initial_delay=0.01)))
+    assert session.get(server.url("/auto"), timeout=5).status_code == 200
+"""
+
+
+def test_opentelemetry_instrument_picks_errorkit_up(tmp_path: Path) -> None:
+    """``opentelemetry-instrument python app.py``, every installed instrumentor on
+    (requests' and urllib3's among them): the console exporter prints errorkit's two
+    attempt spans, the second with resend count 1, and no other CLIENT span."""
+    script = tmp_path / "app.py"
+    script.write_text(_AUTO)
+    command = Path(sys.executable).parent / "opentelemetry-instrument"
+    environment = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_SERVICE_NAME": "errorkit-test",
+    }
+    done = subprocess.run(
+        [str(command), sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    decoder = json.JSONDecoder()
+    spans, text = [], done.stdout.strip()
+    while text:
+        span, end = decoder.raw_decode(text)
+        spans.append(span)
+        text = text[end:].strip()
+    clients = [s for s in spans if s["kind"] == "SpanKind.CLIENT"]
+    assert [s["attributes"].get("http.response.status_code") for s in clients] == [503, 200]
+    assert [s["attributes"].get("http.request.resend_count") for s in clients] == [None, 1]
