@@ -195,7 +195,7 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
     # The wait at the gate counts against the deadline.
     timeout = policy.remaining(CLOCK.monotonic() - started) if first.wait else policy.deadline
     scope = first.scope
-    result = _send(observer, call, 1, timeout)
+    result = _send(observer, policy, call, 1, timeout)
     if scope is not None:
         _tally(policy, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
@@ -214,7 +214,7 @@ def drive(policy: RetryPolicy, call: Call[R]) -> R:
         hop += 1
         logical.attempts += 1
         timeout = policy.remaining(CLOCK.monotonic() - logical.started)
-        result = _send(observer, call, hop, timeout)
+        result = _send(observer, policy, call, hop, timeout, logical=logical)
         if scope is not None:
             _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
@@ -235,7 +235,7 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
     # The wait at the gate counts against the deadline.
     timeout = policy.remaining(CLOCK.monotonic() - started) if first.wait else policy.deadline
     scope = first.scope
-    result = await _asend(observer, call, 1, timeout)
+    result = await _asend(observer, policy, call, 1, timeout)
     if scope is not None:
         _tally(policy, scope, result, retry=False)
     if not isinstance(result, (ErrorResponse, Failed)):
@@ -254,30 +254,52 @@ async def adrive(policy: RetryPolicy, call: AsyncCall[R]) -> R:
         hop += 1
         logical.attempts += 1
         timeout = policy.remaining(CLOCK.monotonic() - logical.started)
-        result = await _asend(observer, call, hop, timeout)
+        result = await _asend(observer, policy, call, hop, timeout, logical=logical)
         if scope is not None:
             _tally(policy, scope, result, retry=True)
         if not isinstance(result, (ErrorResponse, Failed)):
             return _succeeded(policy, call, result)
 
 
-def _send(
-    observer: Observer | None, call: Call[R], number: int, timeout: float | None
+def _send(  # noqa: PLR0913 - the attempt, and what its observer is told
+    observer: Observer | None,
+    policy: RetryPolicy,
+    call: Call[R],
+    hop: int,
+    timeout: float | None,
+    *,
+    logical: Logical | None = None,
 ) -> R | ErrorResponse[R] | Failed:
-    """Attempt `number` of `call`, inside its span when an observer is installed."""
+    """Attempt `hop` of `call`, inside its span when an observer is installed."""
     if observer is None:
-        return call.attempt(number, timeout)
-    return observer.attempt(call, number, partial(call.attempt, number, timeout))
+        return call.attempt(hop, timeout)
+    number = _number(policy, call, logical)
+    return observer.attempt(call, number, partial(call.attempt, hop, timeout))
 
 
-def _asend(
-    observer: Observer | None, call: AsyncCall[R], number: int, timeout: float | None
+def _asend(  # noqa: PLR0913 - `_send`'s
+    observer: Observer | None,
+    policy: RetryPolicy,
+    call: AsyncCall[R],
+    hop: int,
+    timeout: float | None,
+    *,
+    logical: Logical | None = None,
 ) -> Awaitable[R | ErrorResponse[R] | Failed]:
     """`_send` on an event loop: the attempt's awaitable itself, with no frame around
     it when no observer is installed."""
     if observer is None:
-        return call.attempt(number, timeout)
-    return observer.aattempt(call, number, partial(call.attempt, number, timeout))
+        return call.attempt(hop, timeout)
+    number = _number(policy, call, logical)
+    return observer.aattempt(call, number, partial(call.attempt, hop, timeout))
+
+
+def _number(policy: RetryPolicy, call: Hop[R], logical: Logical | None) -> int:
+    """The attempt's number in its logical request, an SDK's earlier re-sends counted."""
+    if logical is not None:
+        return logical.attempts  # this attempt counted already
+    prior = LEDGER.prior_attempts(call.method, call.url, call.headers, policy.idempotency_header)
+    return prior + 1
 
 
 def _succeeded(policy: RetryPolicy, call: Hop[R], response: R) -> R:

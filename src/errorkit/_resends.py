@@ -142,6 +142,20 @@ class Ledger:
                 self._entries.popitem(last=False)
         return logical
 
+    def prior_attempts(
+        self, method: str, url: object, headers: Headers, idempotency_header: str
+    ) -> int:
+        """The attempts made so far by the logical request a hop would continue (0 for
+        a hop that begins one); nothing is remembered. For a span's resend count."""
+        key, fresh = _key(method, str(url), headers, idempotency_header)
+        if key is None or fresh:
+            return 0
+        with self._lock:
+            found = self._entries.get(key)
+        if found is None or CLOCK.monotonic() - found[1] >= self._ttl:
+            return 0
+        return found[0].attempts
+
     def _expire(self, now: float) -> None:
         entries = self._entries
         while entries:

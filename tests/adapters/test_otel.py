@@ -14,30 +14,21 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
 
 import errorkit
 from errorkit import AdaptiveThrottle, RateLimitGate, RetryBudget, RetryPolicy
 from errorkit.otel import ErrorkitInstrumentor
 from errorkit.testing import FaultServer, InstantWaits, respond
+from support.telemetry import Telemetry, official, telemetry_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from opentelemetry import trace
-    from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-        BaseInstrumentor,
-    )
+    from opentelemetry.sdk.trace import ReadableSpan
 
     from .conftest import MakeClient
 
@@ -46,82 +37,13 @@ SECRET = "sk-live-4f9Qa7TOPSECRET"
 KEY = "k3yV4lueSECRET"
 
 
-def _official(stack: str) -> BaseInstrumentor:
-    """The official instrumentation a user of `stack` turns on."""
-    if stack == "requests":
-        from opentelemetry.instrumentation.requests import RequestsInstrumentor
-
-        return RequestsInstrumentor()
-    if stack == "urllib3":
-        from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
-
-        return URLLib3Instrumentor()
-    if stack.startswith("httpx2"):
-        from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
-
-        return HTTPX2ClientInstrumentor()
-    if stack.startswith("httpx"):
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-        return HTTPXClientInstrumentor()
-    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-
-    return AioHttpClientInstrumentor()
-
-
-@dataclass
-class Telemetry:
-    """What one test exported: spans, and metrics read on demand."""
-
-    spans: InMemorySpanExporter
-    reader: InMemoryMetricReader
-    tracer: trace.Tracer
-
-    def client_spans(self) -> list[ReadableSpan]:
-        found = [s for s in self.spans.get_finished_spans() if s.kind is SpanKind.CLIENT]
-        return sorted(found, key=lambda s: s.start_time or 0)
-
-    def metrics(self) -> dict[str, list[Any]]:
-        data: MetricsData | None = self.reader.get_metrics_data()
-        points: dict[str, list[Any]] = {}
-        for resource in data.resource_metrics if data else ():
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    points.setdefault(metric.name, []).extend(metric.data.data_points)
-        return points
-
-    def dump(self) -> str:
-        """Everything exported, as text: spans, events, metric points and attributes."""
-        spans = [s.to_json() for s in self.spans.get_finished_spans()]
-        data = self.reader.get_metrics_data()
-        return "\n".join(spans) + (data.to_json() if data else "")
-
-
-def _telemetry(officials: list[BaseInstrumentor]) -> Iterator[Telemetry]:
-    exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    providers = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
-    ErrorkitInstrumentor().instrument(**providers)
-    for official in officials:
-        official.instrument(**providers)
-    try:
-        yield Telemetry(exporter, reader, tracer_provider.get_tracer("test"))
-    finally:
-        for official in officials:
-            official.uninstrument()
-        ErrorkitInstrumentor().uninstrument()
-
-
 @pytest.fixture(params=["errorkit", "with-official"])
 def telemetry(request: pytest.FixtureRequest, stack: str) -> Iterator[Telemetry]:
     """errorkit instrumented alone, or beside the stack's official instrumentation."""
-    officials = [] if request.param == "errorkit" else [_official(stack)]
+    officials = [] if request.param == "errorkit" else [official(stack)]
     if stack == "requests" and officials:
-        officials.append(_official("urllib3"))  # requests sends through urllib3
-    yield from _telemetry(officials)
+        officials.append(official("urllib3"))  # requests sends through urllib3
+    yield from telemetry_for(officials)
 
 
 def _sum(points: list[Any]) -> float:
@@ -256,7 +178,7 @@ def test_nothing_is_recorded_once_uninstrumented(
     """After uninstrument() the loop has no observer and no patch is left."""
     import errorkit._observe
 
-    for _ in _telemetry([]):
+    for _ in telemetry_for([]):
         assert errorkit._observe.OBSERVER is not None
     assert errorkit._observe.OBSERVER is None
     import aiohttp
@@ -358,7 +280,7 @@ def test_an_official_span_errorkit_cannot_avoid_is_the_parent_counted_once(
 
     from errorkit.requests import RetryAdapter
 
-    for telemetry in _telemetry([RequestsInstrumentor()]):
+    for telemetry in telemetry_for([RequestsInstrumentor()]):
         fault_server.script("/s", [respond(503), respond(200)])
         with requests.Session() as session:
             session.mount("http://", RetryAdapter(FAST))
@@ -413,7 +335,7 @@ def test_a_redirect_urllib3_follows_is_an_attempt_span_of_its_own(
     ended when the redirect was followed), the 200 a sibling, both under the caller."""
     from errorkit.urllib3 import PoolManager
 
-    for telemetry in _telemetry([]):
+    for telemetry in telemetry_for([]):
         fault_server.script("/from", respond(302, {"Location": "/to"}))
         fault_server.script("/to", respond(200))
         with PoolManager(FAST) as pool, telemetry.tracer.start_as_current_span("caller"):

@@ -81,10 +81,12 @@ def test_design_contract_names_and_categories() -> None:
 
 
 def test_import_errorkit_imports_no_http_stack() -> None:
-    """`import errorkit` (and its testing toolkit) loads none of the four HTTP stacks."""
+    """`import errorkit` (and its testing toolkit) loads none of the HTTP stacks, nor
+    OpenTelemetry (which only `errorkit.otel` imports)."""
     code = (
         "import sys, errorkit, errorkit.testing\n"
-        "stacks = {'requests', 'urllib3', 'httpx', 'httpcore', 'aiohttp', 'pytest'}\n"
+        "stacks = {'requests', 'urllib3', 'httpx', 'httpx2', 'httpcore', 'aiohttp', 'pytest',\n"
+        "          'opentelemetry', 'wrapt'}\n"
         "print(sorted(stacks & set(sys.modules)))\n"
     )
     out = subprocess.run(
