@@ -47,7 +47,7 @@ def _attempts(telemetry: Telemetry) -> list[tuple[Any, Any]]:
 def _under_caller(telemetry: Telemetry) -> bool:
     (caller,) = [s for s in telemetry.spans.get_finished_spans() if s.name == "caller"]
     ids = {s.parent.span_id for s in telemetry.client_spans() if s.parent is not None}
-    return ids == {caller.context.span_id}  # type: ignore[union-attr]
+    return ids == {caller.context.span_id}
 
 
 def test_openai_retried_by_errorkit(
